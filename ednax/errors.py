@@ -1,0 +1,104 @@
+"""Error types of ednax and the few helpers that make their messages useful.
+
+Every error a user can cause is an `EdnaxError`: the CLI prints it without a traceback and
+exits with its `exit_code` (2 for a bad config or command, 1 for a run that failed).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a config: where it is, what is wrong, how to fix it."""
+
+    message: str
+    path: str = ""
+    file: str | None = None
+    line: int | None = None
+    hint: str | None = None
+
+    def location(self) -> str:
+        where = self.file or ""
+        if self.file and self.line:
+            where = f"{self.file}:{self.line}"
+        if self.path:
+            where = f"{where} {self.path}" if where else self.path
+        return where
+
+    def render(self) -> str:
+        text = f"{self.location()}: {self.message}" if self.location() else self.message
+        if self.hint:
+            text += f"\n    {self.hint}"
+        return text
+
+
+class EdnaxError(Exception):
+    """Base of every error that is the user's to fix."""
+
+    exit_code = 2
+    title = "error"
+
+    def render(self) -> str:
+        return str(self)
+
+
+class ConfigError(EdnaxError):
+    """One or more problems found in a config; reported together."""
+
+    title = "invalid config"
+
+    def __init__(self, problems: Problem | Iterable[Problem]):
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class UsageError(EdnaxError):
+    """A bad command: a flag, a path or a reference that does not work."""
+
+    title = "usage error"
+
+
+class RunError(EdnaxError):
+    """A run that started and then failed; its bundle records why."""
+
+    exit_code = 1
+    title = "run failed"
+
+
+@dataclass
+class Suggestions:
+    """Nearest valid names for a misspelt one, or the whole list when it is short."""
+
+    valid: list[str] = field(default_factory=list)
+
+    def near(self, name: str, n: int = 3) -> list[str]:
+        candidates = {v: v for v in self.valid}
+        for v in self.valid:
+            candidates.setdefault(v.replace("-", "_"), v)
+            candidates.setdefault(v.replace("_", "-"), v)
+        for probe in (name, name.replace("-", "_"), name.replace("_", "-")):
+            if probe in candidates and candidates[probe] != name:
+                return [candidates[probe]]
+        found = difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.6)
+        return list(dict.fromkeys(candidates[f] for f in found))
+
+    def hint(self, name: str, noun: str = "name") -> str:
+        near = self.near(name)
+        if near:
+            return "did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
+        if not self.valid:
+            return ""
+        if len(self.valid) <= 12:
+            return f"valid {noun}s: " + ", ".join(sorted(self.valid))
+        return f"{len(self.valid)} valid {noun}s; see `ednax registry`"
+
+
+def did_you_mean(name: str, valid: Iterable[str], noun: str = "name") -> str:
+    return Suggestions(sorted(set(valid))).hint(name, noun)

@@ -1,0 +1,188 @@
+"""The registry: for each kind of step, names mapped to classes.
+
+An entry is a name, a kind and a `module:attr` string; the class is imported only when it is
+built, so listing the registry, the CLI's help and validation stay fast. Built-ins are added
+by `ednax.steps.catalog`, plugins by the `ednax.steps` entry-point group (a module whose
+`@register` decorators run on import, or a callable that receives the registry) and by a
+config's `imports:` list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ednax.errors import Suggestions, UsageError
+from ednax.signature import Signature, load_target, read_signature, signature_of
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of step. `injected` parameters are supplied by the engine, not the config."""
+
+    name: str
+    doc: str
+    injected: tuple[str, ...] = ()
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("data", "loads the raw data and splits it into train/val/test"),
+        Kind("preprocess", "fitted on train only, applied to every split"),
+        Kind(
+            "model",
+            "a torch nn.Module or a scikit-learn estimator",
+            injected=("in_features", "out_features", "input_shape", "task"),
+        ),
+        Kind("weights", "initial weights: a checkpoint, another run, or an init scheme"),
+        Kind("loss", "the training loss", injected=("task", "num_classes")),
+        Kind("optimizer", "the torch optimizer", injected=("params",)),
+        Kind(
+            "scheduler",
+            "the learning-rate schedule",
+            injected=("optimizer", "max_epochs", "steps_per_epoch"),
+        ),
+        Kind("trainer", "the train loop"),
+        Kind("save", "what the bundle keeps"),
+        Kind("metric", "a score computed on each split"),
+    )
+}
+
+
+class RegistryError(UsageError):
+    pass
+
+
+@dataclass
+class Entry:
+    kind: str
+    name: str
+    target: str
+    tags: dict[str, Any] = field(default_factory=dict)
+    _loaded: Any = None
+    _signature: Signature | None = None
+
+    def load(self) -> Any:
+        if self._loaded is None:
+            self._loaded = load_target(self.target)
+        return self._loaded
+
+    def signature(self) -> Signature:
+        """Constructor parameters the config may set (engine-injected ones removed)."""
+        if self._signature is None:
+            if self._loaded is not None:
+                sig = signature_of(self._loaded)
+            else:
+                sig = read_signature(self.target)
+            self._signature = sig.without(KINDS[self.kind].injected)
+        return self._signature
+
+    @property
+    def family(self) -> str | None:
+        return self.tags.get("family")
+
+
+class Registry:
+    """Names to classes, per kind. Explicit object; duplicate names are an error."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self._plugins_loaded = False
+
+    def add(self, kind: str, name: str, target: str, *, replace: bool = False, **tags: Any):
+        """Register `module:attr` under `kind`/`name` without importing it."""
+        entries = self._kind(kind)
+        existing = entries.get(name)
+        if existing and existing.target != target and not replace:
+            raise RegistryError(
+                f"duplicate {kind} name '{name}': already registered as {existing.target}, "
+                f"now also {target}. Register it under another name or pass replace=True."
+            )
+        entries[name] = Entry(kind, name, target, dict(tags))
+        return entries[name]
+
+    def register(self, kind: str, name: str | None = None, **tags: Any) -> Callable:
+        """Decorator: `@register("model", "my_net")` on a class (or function)."""
+
+        def decorate(obj: Any) -> Any:
+            entry_name = name or _snake(obj.__name__)
+            target = f"{obj.__module__}:{obj.__qualname__}"
+            entry = self.add(kind, entry_name, target, **tags)
+            entry._loaded = obj
+            return obj
+
+        return decorate
+
+    def get(self, kind: str, name: str) -> Entry:
+        self.load_plugins()
+        entries = self._kind(kind)
+        if name not in entries:
+            raise RegistryError(
+                f"no {kind} named '{name}'. "
+                + Suggestions(sorted(entries)).hint(name, f"{kind} name")
+            )
+        return entries[name]
+
+    def names(self, kind: str) -> list[str]:
+        self.load_plugins()
+        return sorted(self._kind(kind))
+
+    def entries(self, kind: str) -> list[Entry]:
+        self.load_plugins()
+        return [self._kind(kind)[n] for n in sorted(self._kind(kind))]
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        kind, name = key
+        self.load_plugins()
+        return name in self._entries.get(kind, {})
+
+    def _kind(self, kind: str) -> dict[str, Entry]:
+        if kind not in self._entries:
+            raise RegistryError(
+                f"unknown kind '{kind}'. " + Suggestions(list(self._entries)).hint(kind, "kind")
+            )
+        return self._entries[kind]
+
+    def load_plugins(self) -> None:
+        """Built-ins, then the `ednax.steps` entry points of installed packages."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from ednax.steps import catalog
+
+        catalog.register_builtins(self)
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="ednax.steps"):
+            self._load_plugin(ep.value)
+
+    def _load_plugin(self, value: str) -> None:
+        module_name, _, attr = value.partition(":")
+        module = importlib.import_module(module_name)
+        if attr:
+            getattr(module, attr)(self)
+
+    def import_modules(self, modules: Iterable[str]) -> None:
+        """Import user modules so that their `@register` decorators run."""
+        self.load_plugins()
+        for name in modules:
+            if name in sys.modules:
+                continue
+            importlib.import_module(name)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper()):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+REGISTRY = Registry()
+register = REGISTRY.register

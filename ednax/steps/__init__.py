@@ -1,0 +1,1 @@
+"""Built-in step classes, one module per kind. Nothing heavy is imported here."""

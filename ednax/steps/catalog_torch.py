@@ -1,0 +1,3 @@
+"""Built-in torch entries (models, weights, losses, optimizers, schedulers, trainer)."""
+
+TORCH: list = []
