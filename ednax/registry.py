@@ -89,9 +89,10 @@ class Entry:
 class Registry:
     """Names to classes, per kind. Explicit object; duplicate names are an error."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, entry_points: bool = True) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self._plugins_loaded = False
+        self._use_entry_points = entry_points
 
     def add(self, kind: str, name: str, target: str, *, replace: bool = False, **tags: Any):
         """Register `module:attr` under `kind`/`name` without importing it."""
@@ -155,6 +156,8 @@ class Registry:
         from ednax.steps import catalog
 
         catalog.register_builtins(self)
+        if not self._use_entry_points:
+            return
         from importlib.metadata import entry_points
 
         for ep in entry_points(group="ednax.steps"):

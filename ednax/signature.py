@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import pathlib
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,9 +60,24 @@ class UnreadableSignature(Exception):
 def _type_namespace() -> dict[str, Any]:
     ns: dict[str, Any] = {name: getattr(typing, name) for name in typing.__all__}
     ns.update({"Path": pathlib.Path, "typing": typing})
-    ns.update({b: __builtins__[b] if isinstance(__builtins__, dict) else getattr(__builtins__, b)
-               for b in ("int", "float", "str", "bool", "list", "dict", "tuple", "set", "bytes",
-                         "type", "object")})
+    ns.update(
+        {
+            b: __builtins__[b] if isinstance(__builtins__, dict) else getattr(__builtins__, b)
+            for b in (
+                "int",
+                "float",
+                "str",
+                "bool",
+                "list",
+                "dict",
+                "tuple",
+                "set",
+                "bytes",
+                "type",
+                "object",
+            )
+        }
+    )
     ns["None"] = None
     return ns
 
@@ -95,10 +111,9 @@ def read_signature_statically(target: str) -> Signature:
         raise UnreadableSignature(f"no python source for {module_name}")
     tree = ast.parse(pathlib.Path(spec.origin).read_text(encoding="utf-8"))
     namespace = dict(_TYPE_NS)
-    namespace.update(_module_aliases(tree, namespace))
-    cls = next(
-        (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == attr), None
-    )
+    aliases = _module_aliases(tree, namespace)
+    namespace.update(aliases)
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == attr), None)
     if cls is None:
         raise UnreadableSignature(f"{attr} is not a top-level class of {module_name}")
     init = next(
@@ -110,7 +125,8 @@ def read_signature_statically(target: str) -> Signature:
         if any(b not in ("object",) for b in bases):
             raise UnreadableSignature(f"{attr} inherits its constructor")
         return Signature({}, _first_line(doc), bases)
-    return Signature(_params_of(init, namespace, _param_docs(doc)), _first_line(doc), bases)
+    params = _params_of(init, namespace, _param_docs(doc), set(aliases))
+    return Signature(params, _first_line(doc), bases)
 
 
 def _module_aliases(tree: ast.Module, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +142,7 @@ def _module_aliases(tree: ast.Module, namespace: dict[str, Any]) -> dict[str, An
         if not isinstance(target, ast.Name):
             continue
         try:
-            aliases[target.id] = eval(  # noqa: S307 - typing expressions only, no builtins
+            aliases[target.id] = eval(  # typing expressions only, no builtins
                 compile(ast.Expression(value), "<alias>", "eval"),
                 {"__builtins__": {}},
                 {**namespace, **aliases},
@@ -136,7 +152,9 @@ def _module_aliases(tree: ast.Module, namespace: dict[str, Any]) -> dict[str, An
     return aliases
 
 
-def _params_of(init: ast.FunctionDef, namespace: dict[str, Any], docs: dict[str, str]):
+def _params_of(
+    init: ast.FunctionDef, namespace: dict[str, Any], docs: dict[str, str], aliases: set[str]
+) -> dict[str, Param]:
     args = init.args
     if args.vararg or args.kwarg:
         raise UnreadableSignature("*args/**kwargs in __init__")
@@ -146,15 +164,22 @@ def _params_of(init: ast.FunctionDef, namespace: dict[str, Any], docs: dict[str,
     pairs += list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
     params: dict[str, Param] = {}
     for arg, default_node in pairs:
+        annotation = _eval_annotation(arg.annotation, namespace)
         type_text = ast.unparse(arg.annotation) if arg.annotation else "Any"
+        if _names_in(arg.annotation) & aliases:
+            type_text = _type_text(annotation)  # show what the alias stands for
         params[arg.arg] = Param(
             name=arg.arg,
-            annotation=_eval_annotation(arg.annotation, namespace),
+            annotation=annotation,
             type_text=type_text,
             default=_literal_default(default_node),
             doc=docs.get(arg.arg, ""),
         )
     return params
+
+
+def _names_in(node: ast.expr | None) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} if node else set()
 
 
 def _eval_annotation(node: ast.expr | None, namespace: dict[str, Any]) -> Any:
@@ -163,7 +188,7 @@ def _eval_annotation(node: ast.expr | None, namespace: dict[str, Any]) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         node = ast.parse(node.value, mode="eval").body
     try:
-        return eval(  # noqa: S307 - typing expressions only, no builtins
+        return eval(  # typing expressions only, no builtins
             compile(ast.Expression(node), "<annotation>", "eval"),
             {"__builtins__": {}},
             namespace,
@@ -213,6 +238,10 @@ def signature_of(obj: Any) -> Signature:
 def _type_text(annotation: Any) -> str:
     if annotation is Any:
         return "Any"
+    if annotation is type(None):
+        return "None"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join(_type_text(a) for a in typing.get_args(annotation))
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__name__
     return re.sub(r"\btyping\.", "", repr(annotation))
@@ -230,7 +259,8 @@ def _param_docs(doc: str) -> dict[str, str]:
     lines = doc.splitlines()
     try:
         start = next(
-            i for i, line in enumerate(lines[:-1])
+            i
+            for i, line in enumerate(lines[:-1])
             if line.strip() == "Parameters" and set(lines[i + 1].strip()) == {"-"}
         )
     except StopIteration:

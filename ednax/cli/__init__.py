@@ -1,1 +1,23 @@
-"""ednax.cli."""
+"""The `ednax` command. Imports nothing heavy: commands import what they need when run."""
+
+from __future__ import annotations
+
+import typer
+
+from ednax.cli import registry_cmd, run_cmd
+
+app = typer.Typer(
+    name="ednax",
+    help="Run ML experiments from one YAML config; keep every run as a bundle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+run_cmd.register(app)
+registry_cmd.register(app)
+
+
+def entry() -> None:
+    app(prog_name="ednax")

@@ -1,1 +1,1 @@
-"""ednax.config."""
+"""Config: compose (Hydra), validate against the registry, resolve every default."""

@@ -1,0 +1,3 @@
+from ednax.cli import entry
+
+entry()

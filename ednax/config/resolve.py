@@ -1,0 +1,390 @@
+"""Validate a composed config against the registry and write every default out.
+
+`load_config` is the one entry point: compose (Hydra), import the config's plugin modules,
+check every section against its class's signature, fill in defaults (the seed becomes the
+`random_state` of every class that takes one), and return a `ResolvedConfig`. Every
+problem of the config is collected and reported together.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ednax.config.compose import Composed, compose
+from ednax.config.overrides import STEP_SECTIONS
+from ednax.config.schema import SAFE_NAME, check_fixed, check_params
+from ednax.engine.spec import ResolvedConfig
+from ednax.errors import ConfigError, Problem, Suggestions
+from ednax.registry import REGISTRY, Entry, Registry, RegistryError
+
+SECTION_ORDER = (
+    "experiment",
+    "imports",
+    "data",
+    "preprocess",
+    "model",
+    "weights",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "save",
+    "metrics",
+)
+TORCH_ONLY = ("weights", "loss", "optimizer", "scheduler")
+DEFAULT_METRICS = {
+    "classification": ["accuracy", "f1_macro"],
+    "regression": ["rmse", "mae", "r2"],
+}
+DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
+TORCH_DEFAULT_TYPES = {"weights": "none", "optimizer": "adam", "scheduler": "none"}
+
+
+def load_config(
+    config_file: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    multirun: bool = False,
+    registry: Registry = REGISTRY,
+) -> ResolvedConfig:
+    from ednax.config.source import read_source
+
+    source = read_source(config_file)
+    _import_plugins(source.path, source.imports, registry)
+    class_names = {s: registry.names(s) for s in STEP_SECTIONS}
+    composed = compose(source, overrides, class_names=class_names, multirun=multirun)
+    return Resolver(composed, registry).resolve()
+
+
+def _import_plugins(config_path: Path, modules: list[str], registry: Registry) -> None:
+    """Import the config's `imports:` (beside the config file, or installed)."""
+    folder = str(config_path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    problems = []
+    for i, name in enumerate(modules):
+        try:
+            registry.import_modules([name])
+        except ModuleNotFoundError as exc:
+            problems.append(
+                Problem(
+                    f"cannot import the module '{name}': {exc}",
+                    path=f"imports[{i}]",
+                    file=str(config_path),
+                    hint=f"put {name.replace('.', '/')}.py beside the config file, or install "
+                    "the package that provides it",
+                )
+            )
+        except RegistryError as exc:
+            problems.append(Problem(str(exc), path=f"imports[{i}]", file=str(config_path)))
+    if problems:
+        raise ConfigError(problems)
+
+
+class Resolver:
+    """Checks one composed config section by section, collecting every problem."""
+
+    def __init__(self, composed: Composed, registry: Registry):
+        self.composed = composed
+        self.registry = registry
+        self.raw = composed.data
+        self.problems: list[Problem] = []
+        self.out: dict[str, Any] = {}
+        self.classes: dict[str, str] = {}
+        self.task: str | None = None
+        self.family = "sklearn"
+
+    def fail(self, path: str, message: str, hint: str | None = None) -> None:
+        self.problems.append(self.composed.problem(message, path, hint))
+
+    def resolve(self) -> ResolvedConfig:
+        self._check_unknown_sections()
+        self._resolve_experiment()
+        self.out["imports"] = list(self.raw.get("imports") or [])
+        self._require("data")
+        self._require("model")
+        self.family = self._model_family()
+        self._resolve_step("data")
+        self.task = self._infer_task()
+        self._resolve_preprocess()
+        self._resolve_step("model")
+        self._resolve_family_steps()
+        self._resolve_step("save", default_type="bundle")
+        self._resolve_metrics()
+        if self.problems:
+            raise ConfigError(self.problems)
+        ordered = {k: self.out[k] for k in SECTION_ORDER if k in self.out}
+        return ResolvedConfig(
+            data=ordered,
+            family=self.family,
+            task=self.task,
+            classes=self.classes,
+            config_file=self.composed.source.path,
+            overrides=self.composed.overrides,
+        )
+
+    def _check_unknown_sections(self) -> None:
+        valid = [*SECTION_ORDER, "defaults"]
+        for key in self.raw:
+            if key not in valid:
+                self.fail(
+                    str(key),
+                    f"unknown section '{key}'",
+                    Suggestions(list(SECTION_ORDER)).hint(str(key), "section"),
+                )
+
+    def _require(self, section: str) -> None:
+        if section not in self.raw:
+            self.problems.append(
+                Problem(
+                    f"the config has no '{section}' section",
+                    file=self.composed.source.name,
+                    hint=f"add '{section}: {{type: ...}}'; see `ednax registry {section}`",
+                )
+            )
+
+    def _resolve_experiment(self) -> None:
+        values, issues = check_fixed("experiment", self.raw.get("experiment"))
+        for issue in issues:
+            self.fail(_join("experiment", issue.loc), issue.message, issue.hint)
+        if not values:
+            return
+        values["name"] = values["name"] or self.composed.source.path.stem
+        if not SAFE_NAME.match(values["name"]):
+            self.fail(
+                "experiment.name",
+                f"'{values['name']}' cannot name a folder",
+                "use letters, digits, '-', '_' and '.'",
+            )
+        self.out["experiment"] = values
+
+    @property
+    def seed(self) -> int:
+        return int(self.out.get("experiment", {}).get("seed", 0))
+
+    def _model_family(self) -> str:
+        model = self.raw.get("model")
+        if not isinstance(model, dict) or "type" not in model:
+            return "sklearn"
+        try:
+            entry = self.registry.get("model", str(model["type"]))
+        except RegistryError:
+            return "sklearn"
+        return entry.family or _family_of_class(entry)
+
+    def _resolve_family_steps(self) -> None:
+        if self.family == "sklearn":
+            for section in TORCH_ONLY:
+                if section in self.raw:
+                    self.fail(
+                        section,
+                        f"'{section}' does not apply to a scikit-learn estimator "
+                        f"(model '{self.out.get('model', {}).get('type')}')",
+                        f"remove the '{section}' section, or choose a torch model "
+                        "(see `ednax registry model`)",
+                    )
+            self._resolve_step("trainer", default_type="sklearn")
+            return
+        self._resolve_step("weights", default_type="none")
+        self._resolve_step("loss", default_type=DEFAULT_LOSS.get(self.task or ""))
+        self._resolve_step("optimizer", default_type="adam")
+        self._resolve_step("scheduler", default_type="none")
+        self._resolve_step("trainer", default_type="lightning")
+
+    def _resolve_step(self, section: str, default_type: str | None = None) -> None:
+        raw = self.raw.get(section, {} if default_type else None)
+        if raw is None:
+            return
+        resolved = self._resolve_section(section, section, raw, default_type)
+        if resolved is not None:
+            self.out[section] = resolved
+            if section == "trainer":
+                self._check_trainer_family(resolved["type"])
+
+    def _check_trainer_family(self, name: str) -> None:
+        entry = self.registry.get("trainer", name)
+        if entry.family and entry.family != self.family:
+            self.fail(
+                "trainer.type",
+                f"trainer '{name}' trains {entry.family} models, but model "
+                f"'{self.out.get('model', {}).get('type')}' is a {self.family} model",
+                f"use trainer '{'sklearn' if self.family == 'sklearn' else 'lightning'}'",
+            )
+
+    def _resolve_preprocess(self) -> None:
+        raw = self.raw.get("preprocess", [])
+        if not isinstance(raw, list):
+            self.fail(
+                "preprocess", "'preprocess' must be a list of steps", "e.g. [standard_scaler]"
+            )
+            return
+        steps = []
+        for i, item in enumerate(raw):
+            resolved = self._resolve_section("preprocess", f"preprocess[{i}]", item, None)
+            if resolved is not None:
+                steps.append(resolved)
+        self.out["preprocess"] = steps
+
+    def _resolve_section(
+        self, kind: str, path: str, raw: Any, default_type: str | None
+    ) -> dict[str, Any] | None:
+        if not isinstance(raw, dict):
+            self.fail(path, f"expected a mapping with a 'type' key, got {raw!r}")
+            return None
+        name = raw.get("type", default_type)
+        if name is None:
+            self.fail(
+                path,
+                "missing 'type'",
+                Suggestions(self.registry.names(kind)).hint("", f"{kind} type"),
+            )
+            return None
+        entry = self._entry(kind, path, str(name))
+        if entry is None:
+            return None
+        params = {k: v for k, v in raw.items() if k != "type"}
+        params = self._fill_seed(entry, params)
+        params = self._absolute_paths(path, params)
+        values, issues = check_params(
+            f"{kind}:{entry.name}:{entry.target}", entry.signature(), params
+        )
+        for issue in issues:
+            hint = issue.hint
+            self.fail(_join(path, issue.loc), f"{issue.message} ({kind} '{name}')", hint)
+        if issues:
+            return None
+        self.classes[path] = entry.target
+        return {"type": entry.name, **values}
+
+    def _entry(self, kind: str, path: str, name: str) -> Entry | None:
+        try:
+            return self.registry.get(kind, name)
+        except RegistryError:
+            self.fail(
+                f"{path}.type",
+                f"unknown {kind} type '{name}'",
+                Suggestions(self.registry.names(kind)).hint(name, f"{kind} type"),
+            )
+            return None
+
+    def _fill_seed(self, entry: Entry, params: dict[str, Any]) -> dict[str, Any]:
+        if "random_state" in entry.signature().params and params.get("random_state") is None:
+            params = {**params, "random_state": self.seed}
+        return params
+
+    def _absolute_paths(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Relative `path` parameters resolve against the working directory, then the config's
+        folder; a path that exists in neither is an error naming both."""
+        value = params.get("path")
+        if not isinstance(value, str) or not value:
+            return params
+        candidates = [Path(value).expanduser()]
+        if not candidates[0].is_absolute():
+            candidates = [Path.cwd() / value, self.composed.source.path.parent / value]
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
+            tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
+            self.fail(
+                f"{path}.path",
+                f"file not found: {value}",
+                f"looked for {tried}; relative paths are taken from the working directory, "
+                "then from the config file's folder",
+            )
+            return params
+        return {**params, "path": os.path.abspath(found)}
+
+    def _infer_task(self) -> str | None:
+        data = self.out.get("data")
+        if data is None:
+            return None
+        entry = self.registry.get("data", data["type"])
+        try:
+            instance = entry.load()(**{k: v for k, v in data.items() if k != "type"})
+        except Exception:
+            return None
+        infer = getattr(instance, "infer_task", None)
+        if infer is None:
+            return None
+        try:
+            return infer()
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+    def _resolve_metrics(self) -> None:
+        values, issues = check_fixed("metrics", self.raw.get("metrics"))
+        for issue in issues:
+            self.fail(_join("metrics", issue.loc), issue.message, issue.hint)
+        if issues:
+            return
+        names = values["names"] or DEFAULT_METRICS.get(self.task or "", [])
+        valid = self.registry.names("metric")
+        for i, name in enumerate(names):
+            if name not in valid:
+                self.fail(
+                    f"metrics.names[{i}]",
+                    f"unknown metric '{name}'",
+                    Suggestions(valid).hint(name, "metric"),
+                )
+            elif self.task:
+                self._check_metric_task(i, name)
+        values["names"] = names
+        if names and not values["monitor"]:
+            values["monitor"] = f"{self._monitor_split()}/{names[0]}"
+        if values["monitor"]:
+            self._check_monitor(values)
+        self.out["metrics"] = values
+
+    def _check_metric_task(self, index: int, name: str) -> None:
+        metric = self.registry.get("metric", name).load()
+        tasks = getattr(metric, "tasks", None)
+        if tasks and self.task not in tasks:
+            fitting = [
+                e.name
+                for e in self.registry.entries("metric")
+                if self.task in getattr(e.load(), "tasks", (self.task,))
+            ]
+            self.fail(
+                f"metrics.names[{index}]",
+                f"metric '{name}' does not apply to a {self.task} task",
+                f"{self.task} metrics: {', '.join(fitting)}",
+            )
+
+    def _monitor_split(self) -> str:
+        data = self.out.get("data", {})
+        return "val" if data.get("val", 0.2) else "train"
+
+    def _check_monitor(self, values: dict[str, Any]) -> None:
+        split, _, name = values["monitor"].partition("/")
+        allowed = [*values["names"], *(["loss"] if self.family == "torch" else [])]
+        if split not in ("train", "val", "test") or name not in allowed:
+            choices = [f"{s}/{n}" for s in ("val", "train") for n in allowed]
+            self.fail(
+                "metrics.monitor",
+                f"cannot monitor '{values['monitor']}'",
+                Suggestions(choices).hint(values["monitor"], "monitor"),
+            )
+            return
+        if values["mode"] is None:
+            values["mode"] = self._default_mode(name)
+
+    def _default_mode(self, name: str) -> str:
+        if name == "loss":
+            return "min"
+        metric = self.registry.get("metric", name).load()
+        return "max" if getattr(metric, "greater_is_better", True) else "min"
+
+
+def _join(prefix: str, loc: str) -> str:
+    if not loc:
+        return prefix
+    return f"{prefix}{loc}" if loc.startswith("[") else f"{prefix}.{loc}"
+
+
+def _family_of_class(entry: Entry) -> str:
+    cls = entry.load()
+    is_torch = any(c.__module__.startswith("torch.nn") for c in getattr(cls, "__mro__", ()))
+    return "torch" if is_torch else "sklearn"

@@ -1,0 +1,152 @@
+"""The user's config file before composition: checked to exist and parse, and mapped to lines.
+
+Hydra composes the file; this module reads it first only to give good errors (missing
+file, empty file, YAML syntax error at file:line) and to know the line of every key, so
+that a validation error can point at `iris.yaml:12 model.n_estimators`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ednax.errors import ConfigError, Problem, did_you_mean
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    lines: dict[str, int] = field(default_factory=dict)
+    default_groups: set[str] = field(default_factory=set)
+    top_keys: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+    uses_hydra_resolver: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def line_of(self, key_path: str) -> int | None:
+        """Line of `key_path`, or of its nearest enclosing key that is in the file."""
+        probe = key_path
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = _parent(probe)
+        return None
+
+
+def _parent(path: str) -> str:
+    if path.endswith("]"):
+        return path[: path.rindex("[")]
+    return path.rpartition(".")[0]
+
+
+def read_source(path: str | Path) -> SourceFile:
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise ConfigError(
+            Problem(
+                f"config file not found: {file}",
+                hint=_sibling_hint(file),
+            )
+        )
+    if file.is_dir():
+        raise ConfigError(Problem(f"{file} is a directory, not a config file"))
+    if file.suffix != ".yaml":
+        raise ConfigError(
+            Problem(
+                f"{file}: config files must end in .yaml (Hydra reads only .yaml)",
+                hint=f"rename it to {file.with_suffix('.yaml').name}",
+            )
+        )
+    text = file.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_problem(file, exc)) from None
+    if root is None or (isinstance(root, yaml.MappingNode) and not root.value):
+        raise ConfigError(
+            Problem(
+                "the config is empty",
+                file=str(file),
+                hint="a config names at least a data section and a model section; "
+                "see sample-configs/ for complete examples",
+            )
+        )
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(
+            Problem(
+                "the config must be a mapping of sections (data:, model:, ...)",
+                file=str(file),
+                line=root.start_mark.line + 1,
+            )
+        )
+    source = SourceFile(path=file.resolve())
+    _index(root, "", source.lines)
+    source.top_keys = [k.value for k, _ in root.value]
+    source.default_groups = _default_groups(root)
+    source.imports = _imports(root)
+    source.uses_hydra_resolver = "${hydra:" in text
+    return source
+
+
+def _imports(root: yaml.MappingNode) -> list[str]:
+    """The modules of the file's `imports:` list, needed before composition."""
+    for key, value in root.value:
+        if key.value == "imports" and isinstance(value, yaml.SequenceNode):
+            return [str(item.value) for item in value.value if isinstance(item, yaml.ScalarNode)]
+    return []
+
+
+def _yaml_problem(file: Path, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    what = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
+    return Problem(
+        message,
+        file=str(file),
+        line=mark.line + 1 if mark else None,
+        hint="check indentation and that every 'key: value' has a space after the colon",
+    )
+
+
+def _index(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            path = f"{prefix}.{key.value}" if prefix else str(key.value)
+            lines[path] = key.start_mark.line + 1
+            _index(value, path, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}[{i}]"
+            lines[path] = item.start_mark.line + 1
+            _index(item, path, lines)
+
+
+def _default_groups(root: yaml.MappingNode) -> set[str]:
+    """Config groups the file's `defaults:` list selects (`- model: rf` -> 'model')."""
+    groups: set[str] = set()
+    for key, value in root.value:
+        if key.value != "defaults" or not isinstance(value, yaml.SequenceNode):
+            continue
+        for item in value.value:
+            if isinstance(item, yaml.MappingNode):
+                for k, _ in item.value:
+                    name = str(k.value).lstrip("+~").split("@")[0]
+                    if not name.startswith("override "):
+                        groups.add(name)
+                    else:
+                        groups.add(name.removeprefix("override ").strip())
+    return groups
+
+
+def _sibling_hint(file: Path) -> str | None:
+    folder = file.parent if file.parent.exists() else None
+    if folder is None:
+        return f"the folder {file.parent} does not exist either"
+    names = [p.name for p in folder.glob("*.yaml")]
+    return did_you_mean(file.name, names, "config file") or None

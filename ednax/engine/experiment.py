@@ -1,0 +1,232 @@
+"""An experiment: the fundamental steps in order, written into one run bundle.
+
+    data -> preprocess -> model -> (weights -> loss -> optimizer -> scheduler) -> trainer -> save
+
+The bundle is created before any work, so that a run that fails while loading data still
+leaves a record saying why; every outcome ends in one of the final statuses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ednax.engine.build import build
+from ednax.engine.spec import ResolvedConfig
+from ednax.errors import EdnaxError, RunError
+from ednax.runs.bundle import Bundle
+from ednax.steps.base import Dataset, Split
+
+PACKAGES = (
+    "ednax",
+    "numpy",
+    "scikit-learn",
+    "pandas",
+    "torch",
+    "pytorch-lightning",
+    "hydra-core",
+    "omegaconf",
+    "optuna",
+    "pydantic",
+)
+
+
+@dataclass
+class RunResult:
+    bundle: Bundle
+    status: str
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    monitor: str | None = None
+    error: str | None = None
+
+    @property
+    def monitored_value(self) -> float | None:
+        if not self.monitor:
+            return None
+        split, _, name = self.monitor.partition("/")
+        return self.metrics.get(split, {}).get(name)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into the same path as Ctrl-C."""
+
+
+class Experiment:
+    """Runs one resolved config into a new bundle."""
+
+    def __init__(
+        self,
+        config: ResolvedConfig,
+        *,
+        command: list[str] | None = None,
+        say: Callable[[str], None] = print,
+        parent_dir: Path | None = None,
+        sweep: dict | None = None,
+        trial: dict | None = None,
+        callbacks: list | None = None,
+    ):
+        self.config = config
+        self.command = command or sys.argv
+        self._say = say
+        self.parent_dir = parent_dir
+        self.sweep = sweep
+        self.trial = trial
+        self.callbacks = callbacks or []
+        self.bundle: Bundle | None = None
+
+    def say(self, line: str) -> None:
+        self._say(line)
+        if self.bundle is not None:
+            self.bundle.log(line)
+
+    def run(self) -> RunResult:
+        self.bundle = self._create_bundle()
+        previous = _catch_sigterm()
+        try:
+            metrics = self._run_steps()
+        except KeyboardInterrupt:
+            self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
+            raise
+        except EdnaxError as exc:
+            self._finish_failed("failed", exc.render())
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self._finish_failed("failed", reason)
+            raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
+        finally:
+            _restore_sigterm(previous)
+        self.bundle.finish("completed", metrics=metrics)
+        return RunResult(
+            self.bundle, "completed", metrics, monitor=self.config["metrics"]["monitor"]
+        )
+
+    def _create_bundle(self) -> Bundle:
+        experiment = self.config.experiment
+        bundle = Bundle.create(
+            Path(experiment["runs_dir"]), experiment["name"], parent=self.parent_dir
+        )
+        bundle.start(
+            config=self.config.data,
+            overrides=self.config.overrides,
+            command=list(self.command),
+            experiment=experiment["name"],
+            seed=self.config.seed,
+            fingerprints=self.config.fingerprints(),
+            classes=self.config.classes,
+            packages=PACKAGES,
+            cwd=Path.cwd(),
+            sweep=self.sweep,
+            trial=self.trial,
+            extra={
+                "config_file": str(self.config.config_file),
+                "family": self.config.family,
+                "task": self.config.task,
+                "tags": experiment["tags"],
+                "notes": experiment["notes"],
+            },
+        )
+        return bundle
+
+    def _finish_failed(self, status: str, reason: str) -> None:
+        assert self.bundle is not None
+        self.bundle.log(traceback.format_exc())
+        self.bundle.finish(status, error=reason)
+
+    def _run_steps(self) -> dict[str, dict[str, float]]:
+        cfg = self.config
+        seed_everything(cfg.seed)
+        self.say(f"run {self.bundle.run_id}: {cfg.experiment['name']} ({cfg.family})")
+        dataset = self._load_data()
+        dataset = self._preprocess(dataset)
+        if cfg.family == "torch":
+            from ednax.engine.torch import fit_torch_model
+
+            return fit_torch_model(self, dataset)
+        from ednax.engine.sklearn import fit_estimator
+
+        return fit_estimator(self, dataset)
+
+    def _load_data(self) -> Dataset:
+        section = self.config["data"]
+        dataset = build("data", section).load()
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
+        self.say(f"data: {section['type']} ({dataset.task}; {sizes})")
+        fingerprints = {**self.config.fingerprints(), "data": dataset.fingerprint}
+        self.bundle.update(fingerprints=fingerprints, task=dataset.task)
+        self.bundle.write_artifact_text("data_schema.json", _data_schema(dataset))
+        return dataset
+
+    def _preprocess(self, dataset: Dataset) -> Dataset:
+        steps = self.config.get("preprocess") or []
+        if not steps:
+            return dataset
+        from ednax.steps.preprocess import make_pipeline, output_feature_names
+
+        instances = [build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
+        pipeline = make_pipeline(instances, dataset.feature_names)
+        pipeline.fit(dataset.splits["train"].X)
+        self.bundle.save_artifact("preprocess.joblib", pipeline)
+        self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + " (fitted on train)")
+        splits = {
+            name: Split(np.asarray(pipeline.transform(s.X), dtype=np.float64), s.y, s.ids)
+            for name, s in dataset.splits.items()
+        }
+        return _replace(
+            dataset,
+            splits=splits,
+            feature_names=output_feature_names(pipeline, dataset.feature_names),
+        )
+
+
+def _replace(dataset: Dataset, **changes: Any) -> Dataset:
+    from dataclasses import replace
+
+    return replace(dataset, **changes)
+
+
+def _data_schema(dataset: Dataset) -> str:
+    import json
+
+    train = dataset.splits["train"]
+    schema = {
+        "task": dataset.task,
+        "target": dataset.target,
+        "features": dataset.feature_names,
+        "dtype": str(train.X.dtype),
+        "classes": dataset.classes,
+        "input_shape": list(dataset.input_shape) if dataset.input_shape else None,
+        "sources": dataset.sources,
+    }
+    return json.dumps(schema, indent=2, default=str) + "\n"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+
+
+def _catch_sigterm():
+    def handler(signum, frame):
+        raise Interrupted()
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        return signal.getsignal(signal.SIGTERM)
+
+
+def _restore_sigterm(previous) -> None:
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGTERM, previous)

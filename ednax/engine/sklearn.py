@@ -1,0 +1,84 @@
+"""The scikit-learn half of the engine: fit an estimator, score every split, save it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ednax.engine.build import build
+from ednax.engine.metrics import build_metrics, predictions_csv, score
+from ednax.errors import ConfigError, Problem
+from ednax.steps.base import Dataset, Split
+
+if TYPE_CHECKING:
+    from ednax.engine.experiment import Experiment
+
+
+def fit_estimator(experiment: Experiment, dataset: Dataset) -> dict[str, dict[str, float]]:
+    cfg = experiment.config
+    model_section = cfg["model"]
+    estimator = build("model", model_section).build(dataset.task)
+    metrics = build_metrics(cfg["metrics"]["names"], dataset.task)
+    _check_probabilities(estimator, metrics, model_section["type"])
+    train = dataset.splits["train"]
+    experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}")
+    estimator.fit(train.X, train.y)
+    results = {
+        name: _score_split(estimator, split, metrics) for name, split in dataset.splits.items()
+    }
+    if cfg["trainer"].get("refit_on_train_val") and "val" in dataset.splits:
+        estimator = _refit_on_train_val(estimator, dataset)
+        if "test" in dataset.splits:
+            results["test"] = _score_split(estimator, dataset.splits["test"], metrics)
+    _save(experiment, estimator, dataset, metrics)
+    for split, values in results.items():
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+        experiment.say(f"{split}: {shown}")
+    return results
+
+
+def _check_probabilities(estimator: Any, metrics: dict, model_name: str) -> None:
+    needs = [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+    if needs and not hasattr(estimator, "predict_proba"):
+        raise ConfigError(
+            Problem(
+                f"metric(s) {', '.join(needs)} need class probabilities, which model "
+                f"'{model_name}' does not give",
+                path="metrics.names",
+                hint="remove them, or choose a model with probabilities "
+                "(for svm: model.probability=true)",
+            )
+        )
+
+
+def _predict(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
+    return estimator.predict(X), proba
+
+
+def _score_split(estimator: Any, split: Split, metrics: dict) -> dict[str, float]:
+    y_pred, proba = _predict(estimator, split.X)
+    return score(metrics, split.y, y_pred, proba)
+
+
+def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
+    from sklearn.base import clone
+
+    train, val = dataset.splits["train"], dataset.splits["val"]
+    fresh = clone(estimator)
+    fresh.fit(np.concatenate([train.X, val.X]), np.concatenate([train.y, val.y]))
+    return fresh
+
+
+def _save(experiment: Experiment, estimator: Any, dataset: Dataset, metrics: dict) -> None:
+    save = experiment.config["save"]
+    bundle = experiment.bundle
+    if save.get("model", True):
+        bundle.save_artifact("model.joblib", estimator)
+    test = dataset.splits.get("test")
+    if save.get("predictions", True) and test is not None:
+        y_pred, proba = _predict(estimator, test.X)
+        bundle.write_artifact_text(
+            "predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
+        )

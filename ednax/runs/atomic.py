@@ -1,0 +1,118 @@
+"""Whole-file writes that never leave a truncated file behind.
+
+Each writer fills a uniquely named temporary file next to the target, flushes and fsyncs
+it, then renames it over the target with `os.replace`. A rename within one directory is
+atomic, so a reader (or a run killed halfway) sees either the old file or the new one,
+never half of either. If writing fails, the temporary file is removed and the target is
+left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Replace `path` with `text`, encoded as UTF-8."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace `path` with `data`."""
+    with open_atomic(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Replace `path` with `obj` as indented JSON (keys in insertion order).
+
+    Values JSON has no type for are converted: numpy/torch scalars and arrays through their
+    `tolist()`, sets to lists, anything else (paths, dates) to `str`.
+    """
+    with open_atomic(path, "w") as handle:
+        json.dump(obj, handle, indent=2, sort_keys=False, default=_json_default)
+        handle.write("\n")
+
+
+def write_yaml(path: str | os.PathLike[str], obj: Any) -> None:
+    """Replace `path` with `obj` as block-style YAML (plain Python types only)."""
+    with open_atomic(path, "w") as handle:
+        yaml.safe_dump(obj, handle, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file that replaces `path` when the `with` block ends without error.
+
+    `mode` is "w" (text, UTF-8, no newline translation, as the csv module wants) or "wb".
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"open_atomic mode must be 'w' or 'wb', not {mode!r}")
+    target = Path(path)
+    temp, fd = _create_temp_beside(target)
+    try:
+        if mode == "wb":
+            handle: IO[Any] = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_directory(target.parent)
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` looks like a temporary file left by this module (for cleanup tools)."""
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
+
+
+def _create_temp_beside(target: Path) -> tuple[Path, int]:
+    # O_EXCL with a random name is as safe as mkstemp, but the file gets the usual
+    # 0o666 & ~umask permissions instead of mkstemp's 0o600, so shared run
+    # directories stay readable by the group.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable across a power cut; not possible on every platform.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json_default(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)

@@ -1,0 +1,354 @@
+"""The run bundle: one directory per run holding everything needed to explain it later.
+
+    <runs_dir>/<experiment>/<run-id>/
+      config.yaml     the resolved config          overrides.yaml  what the command line changed
+      run.json        id, status, times, command, seed, fingerprints, classes, sweep, trial,
+                      error, artifact checksums
+      env.json        interpreter, machine, packages, git state
+      code.patch      `git diff HEAD` when the tree was dirty
+      metrics.json    final metrics per split      history.csv     one row per epoch
+      artifacts/      fitted estimators, preprocessing, checkpoints, predictions
+      log.txt         what the run printed
+
+Every file except log.txt is written through `ednax.runs.atomic`, so a run killed at any
+moment leaves each file either complete or absent. The engine drives a bundle as
+
+    bundle = Bundle.create(runs_dir, "iris-mlp")
+    bundle.start(config=..., overrides=..., command=..., ...)
+    bundle.append_history({"epoch": 0, "train/loss": 0.9})
+    bundle.save_artifact("model.joblib", estimator)
+    bundle.finish("completed", metrics={"val": {"accuracy": 0.97}})
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ednax.runs import atomic
+from ednax.runs.provenance import collect_env, git_patch, git_state
+
+STATUSES = ("running", "completed", "failed", "interrupted", "pruned")
+FINAL_STATUSES = STATUSES[1:]
+
+RUN_FILE = "run.json"
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+ENV_FILE = "env.json"
+PATCH_FILE = "code.patch"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+LOG_FILE = "log.txt"
+ARTIFACTS_DIR = "artifacts"
+
+_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_MAX_NAME_LENGTH = 128
+_CREATE_ATTEMPTS = 100
+_HASH_CHUNK = 1 << 20
+
+# One run is written by one process; this lock keeps its threads (a trainer callback and
+# the main loop, say) from interleaving the read-modify-write of run.json or history.csv.
+_LOCK = threading.RLock()
+
+
+def new_run_id() -> str:
+    """A run id such as "20261125-083000-3f9a1c": UTC start second plus 24 random bits.
+
+    Ids sort by start time. The random part comes from the OS (`secrets`), so processes
+    forked from one parent do not repeat each other's ids; `Bundle.create` retries on the
+    rare collision.
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(_now()))}-{secrets.token_hex(3)}"
+
+
+def validate_experiment_name(name: str) -> str:
+    """Return `name` if it is a safe directory name, else raise ValueError saying why."""
+    if (
+        not isinstance(name, str)
+        or len(name) > _MAX_NAME_LENGTH
+        or not _EXPERIMENT_NAME.fullmatch(name)
+    ):
+        raise ValueError(
+            f"invalid experiment name {name!r}: it names a directory, so use only letters, "
+            f"digits, '-', '_' and '.', start with a letter or digit and keep it under "
+            f"{_MAX_NAME_LENGTH} characters (e.g. 'iris-mlp')"
+        )
+    return name
+
+
+class Bundle:
+    """A run's directory and the only writer of its files.
+
+    Attributes
+    ----------
+    path : Path
+        The run directory.
+    run_id : str
+        The directory's name.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.run_id = self.path.name
+        self._history: list[dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Bundle({str(self.path)!r})"
+
+    @classmethod
+    def create(
+        cls,
+        runs_dir: str | os.PathLike[str],
+        experiment: str,
+        *,
+        parent: str | os.PathLike[str] | None = None,
+    ) -> Bundle:
+        """Make a new, empty run directory `runs_dir/experiment/<run-id>`.
+
+        With `parent` (a sweep's directory) the run goes to `parent/<run-id>` instead. The
+        run directory is created exclusively, so concurrent runs never share one.
+        """
+        validate_experiment_name(experiment)
+        home = Path(parent) if parent is not None else Path(runs_dir) / experiment
+        os.makedirs(home, exist_ok=True)
+        for _ in range(_CREATE_ATTEMPTS):
+            path = home / new_run_id()
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise FileExistsError(f"could not find a free run id in {home}")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Bundle:
+        """An existing bundle (one whose run.json was written by `start`)."""
+        bundle = cls(path)
+        if not (bundle.path / RUN_FILE).is_file():
+            raise FileNotFoundError(f"{bundle.path} is not a run bundle: it has no {RUN_FILE}")
+        return bundle
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The artifacts/ directory, created on first use."""
+        directory = self.path / ARTIFACTS_DIR
+        directory.mkdir(exist_ok=True)
+        return directory
+
+    def start(
+        self,
+        *,
+        config: Mapping[str, Any],
+        overrides: Iterable[str],
+        command: Iterable[str],
+        experiment: str,
+        seed: int,
+        fingerprints: Mapping[str, Any],
+        classes: Mapping[str, Any],
+        packages: Iterable[str],
+        cwd: str | os.PathLike[str],
+        sweep: Mapping[str, Any] | None = None,
+        trial: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record what is about to run: config, overrides, environment, code and run.json.
+
+        run.json is written last, with status "running", so a bundle that has one has all
+        the files that describe its inputs. `extra` adds top-level keys to run.json; it may
+        not replace the standard ones.
+        """
+        atomic.write_yaml(self.path / CONFIG_FILE, dict(config))
+        atomic.write_yaml(self.path / OVERRIDES_FILE, list(overrides))
+        git = git_state(cwd)
+        atomic.write_json(self.path / ENV_FILE, {**collect_env(packages), "git": git})
+        if git and git["dirty"]:
+            self._write_patch(cwd)
+        run = {
+            "id": self.run_id,
+            "experiment": experiment,
+            "status": "running",
+            "started_at": _isoformat(_now()),
+            "ended_at": None,
+            "duration_s": None,
+            "command": list(command),
+            "cwd": str(cwd),
+            "seed": seed,
+            "fingerprints": dict(fingerprints),
+            "classes": dict(classes),
+            "sweep": None if sweep is None else dict(sweep),
+            "trial": None if trial is None else dict(trial),
+            "error": None,
+            "artifacts": {},
+        }
+        clashes = sorted(set(extra or {}) & set(run))
+        if clashes:
+            raise ValueError(f"extra run.json fields would replace standard ones: {clashes}")
+        run.update(extra or {})
+        with _LOCK:
+            atomic.write_json(self.path / RUN_FILE, run)
+
+    def read_run(self) -> dict[str, Any]:
+        """The current contents of run.json."""
+        with open(self.path / RUN_FILE, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        """Set top-level fields of run.json (replacing, not merging, nested values).
+
+        Returns the new contents.
+        """
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}; expected one of {STATUSES}")
+        with _LOCK:
+            run = self.read_run()
+            run.update(fields)
+            atomic.write_json(self.path / RUN_FILE, run)
+        return run
+
+    def finish(
+        self,
+        status: str,
+        *,
+        error: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Close the run: write metrics.json if given, then the final status and times.
+
+        `error` is a one-line reason ("CUDA out of memory", "KeyboardInterrupt"); put the
+        traceback in log.txt with `log()`. Returns the final run.json contents.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"a run finishes as one of {FINAL_STATUSES}, not {status!r}")
+        if metrics is not None:
+            self.write_metrics(metrics)
+        ended = _now()
+        with _LOCK:
+            started = self.read_run().get("started_at")
+            duration = None if started is None else round(ended - _parse_time(started), 3)
+            return self.update(
+                status=status, error=error, ended_at=_isoformat(ended), duration_s=duration
+            )
+
+    def write_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Write metrics.json, e.g. {"train": {"accuracy": 1.0}, "val": {...}}."""
+        atomic.write_json(self.path / METRICS_FILE, dict(metrics))
+
+    def append_history(self, row: Mapping[str, Any]) -> None:
+        """Add one row (one epoch, say) to history.csv, keeping the rows already there."""
+        with _LOCK:
+            rows = self._history_rows()
+            rows.append(dict(row))
+            self._write_history_file(rows)
+
+    def write_history(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace history.csv with `rows`."""
+        with _LOCK:
+            self._history = [dict(row) for row in rows]
+            self._write_history_file(self._history)
+
+    def log(self, line: str) -> None:
+        """Append `line` to log.txt.
+
+        The log is the one file appended to rather than replaced: it grows line by line
+        for the whole run, rewriting it each time would cost time quadratic in its length,
+        and an append can only ever lose the line being written, never earlier ones.
+        """
+        text = line if line.endswith("\n") else line + "\n"
+        with open(self.path / LOG_FILE, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+
+    def save_artifact(self, name: str, obj: Any) -> Path:
+        """Pickle `obj` with joblib to artifacts/<name> and record its checksum."""
+        import joblib
+
+        path = self._artifact_path(name)
+        with atomic.open_atomic(path, "wb") as handle:
+            joblib.dump(obj, handle)
+        return self._record_artifact(name, path)
+
+    def write_artifact_text(self, name: str, text: str) -> Path:
+        """Write a text artifact (predictions.csv, a report) and record its checksum."""
+        path = self._artifact_path(name)
+        atomic.write_text(path, text)
+        return self._record_artifact(name, path)
+
+    def add_artifact_file(self, name: str) -> Path:
+        """Record the checksum of artifacts/<name>, a file something else wrote there."""
+        path = self._artifact_path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no artifact file {path}")
+        return self._record_artifact(name, path)
+
+    def _artifact_path(self, name: str) -> Path:
+        # Names may have subdirectories ("checkpoints/best.ckpt") but must stay inside
+        # artifacts/; the run.json key is the name as given, with forward slashes.
+        parts = PurePosixPath(name).parts
+        if not parts or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"artifact name {name!r} must be a relative path inside artifacts/")
+        path = self.artifacts_dir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _record_artifact(self, name: str, path: Path) -> Path:
+        entry = {"sha256": _sha256(path), "size": path.stat().st_size}
+        with _LOCK:
+            artifacts = self.read_run().get("artifacts") or {}
+            artifacts[name] = entry
+            self.update(artifacts=artifacts)
+        return path
+
+    def _write_patch(self, cwd: str | os.PathLike[str]) -> None:
+        patch = git_patch(cwd)
+        if patch:
+            atomic.write_bytes(self.path / PATCH_FILE, patch.encode("utf-8", "surrogateescape"))
+
+    def _history_rows(self) -> list[dict[str, Any]]:
+        if self._history is None:
+            self._history = _read_csv(self.path / HISTORY_FILE)
+        return self._history
+
+    def _write_history_file(self, rows: list[dict[str, Any]]) -> None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        with atomic.open_atomic(self.path / HISTORY_FILE, "w") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return []
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _isoformat(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
