@@ -165,13 +165,13 @@ def _params_of(
     params: dict[str, Param] = {}
     for arg, default_node in pairs:
         annotation = _eval_annotation(arg.annotation, namespace)
-        type_text = ast.unparse(arg.annotation) if arg.annotation else "Any"
+        text = ast.unparse(arg.annotation) if arg.annotation else "Any"
         if _names_in(arg.annotation) & aliases:
-            type_text = _type_text(annotation)  # show what the alias stands for
+            text = type_text(annotation)  # show what the alias stands for
         params[arg.arg] = Param(
             name=arg.arg,
             annotation=annotation,
-            type_text=type_text,
+            type_text=text,
             default=_literal_default(default_node),
             doc=docs.get(arg.arg, ""),
         )
@@ -227,7 +227,7 @@ def signature_of(obj: Any) -> Signature:
         params[p.name] = Param(
             name=p.name,
             annotation=annotation,
-            type_text=_type_text(annotation),
+            type_text=type_text(annotation),
             default=default,
             doc=docs.get(p.name, ""),
         )
@@ -235,13 +235,13 @@ def signature_of(obj: Any) -> Signature:
     return Signature(params, _first_line(doc), bases)
 
 
-def _type_text(annotation: Any) -> str:
+def type_text(annotation: Any) -> str:
     if annotation is Any:
         return "Any"
     if annotation is type(None):
         return "None"
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return " | ".join(_type_text(a) for a in typing.get_args(annotation))
+        return " | ".join(type_text(a) for a in typing.get_args(annotation))
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__name__
     return re.sub(r"\btyping\.", "", repr(annotation))

@@ -7,7 +7,7 @@ import traceback
 from functools import lru_cache
 from typing import Any
 
-from ednax.errors import EdnaxError
+from ednax.errors import ConfigError, EdnaxError
 
 
 @lru_cache(maxsize=2)
@@ -26,6 +26,12 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
     err = console(stderr=True)
     if debug:
         err.print("".join(traceback.format_exception(exc)), markup=False)
+    if isinstance(exc, ConfigError):
+        count = len(exc.problems)
+        err.print(f"[bold red]{exc.title}[/] ({count} problem{'s' if count > 1 else ''}):")
+        for problem in exc.problems:
+            err.print("  " + problem.render().replace("\n", "\n  "), markup=False)
+        return exc.exit_code
     if isinstance(exc, EdnaxError):
         err.print(f"[bold red]{exc.title}:[/] ", end="")
         err.print(exc.render(), markup=False)

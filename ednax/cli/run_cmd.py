@@ -63,7 +63,7 @@ def validate(
 def _print_yaml(data: dict) -> None:
     import yaml
 
-    print(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), end="")
+    print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), end="")
 
 
 def _command() -> list[str]:

@@ -32,6 +32,12 @@ class Composed:
     overrides: list[str] = field(default_factory=list)
     hydra: dict[str, Any] = field(default_factory=dict)
 
+    def locate(self, problem: Problem) -> Problem:
+        """`problem` with its origin filled in, when it has a key path but no file."""
+        if problem.file or not problem.path:
+            return problem
+        return self.problem(problem.message, problem.path, problem.hint)
+
     def problem(self, message: str, path: str, hint: str | None = None) -> Problem:
         """A Problem located at `path`: on the command line, or at the file's line."""
         origin = self.plan.origin_of(path)

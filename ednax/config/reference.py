@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ednax import signature
 from ednax.config.schema import FIXED_SECTIONS
 from ednax.registry import KINDS, Entry, Registry
 from ednax.signature import Param
@@ -20,7 +21,8 @@ def default_text(param: Param) -> str:
 
 
 def kind_markdown(kind: str, entries: list[Entry]) -> str:
-    lines = [HEADER + f"# {kind}\n", f"{KINDS[kind].doc}.\n"]
+    doc = KINDS[kind].doc
+    lines = [HEADER + f"# {kind}\n", f"{doc[0].upper()}{doc[1:]}.\n"]
     if KINDS[kind].injected:
         supplied = ", ".join(f"`{n}`" for n in KINDS[kind].injected)
         lines.append(f"Supplied by ednax, never set in the config: {supplied}.\n")
@@ -54,7 +56,7 @@ def sections_markdown() -> str:
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
         for key, info in model.model_fields.items():
             default = info.default_factory() if info.default_factory else info.default
-            type_text = str(info.annotation).replace("typing.", "").replace("|", "\\|")
+            type_text = signature.type_text(info.annotation).replace("|", "\\|")
             lines.append(f"| `{key}` | `{type_text}` | `{default!r}` | {info.description} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -124,6 +124,7 @@ class Resolver:
             classes=self.classes,
             config_file=self.composed.source.path,
             overrides=self.composed.overrides,
+            locate=self.composed.locate,
         )
 
     def _check_unknown_sections(self) -> None:
@@ -311,7 +312,7 @@ class Resolver:
         try:
             return infer()
         except ConfigError as exc:
-            self.problems.extend(exc.problems)
+            self.problems.extend(self.composed.locate(p) for p in exc.problems)
             return None
 
     def _resolve_metrics(self) -> None:
@@ -322,14 +323,17 @@ class Resolver:
             return
         names = values["names"] or DEFAULT_METRICS.get(self.task or "", [])
         valid = self.registry.names("metric")
+        unknown = [(i, n) for i, n in enumerate(names) if n not in valid]
+        for i, name in unknown:
+            self.fail(
+                f"metrics.names[{i}]",
+                f"unknown metric '{name}'",
+                Suggestions(valid).hint(name, "metric"),
+            )
+        if unknown:
+            return
         for i, name in enumerate(names):
-            if name not in valid:
-                self.fail(
-                    f"metrics.names[{i}]",
-                    f"unknown metric '{name}'",
-                    Suggestions(valid).hint(name, "metric"),
-                )
-            elif self.task:
+            if self.task:
                 self._check_metric_task(i, name)
         values["names"] = names
         if names and not values["monitor"]:

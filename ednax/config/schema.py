@@ -4,6 +4,7 @@ fixed sections (experiment, metrics) that belong to ednax itself."""
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -113,9 +114,23 @@ def _issue(error: dict, signature: Signature) -> ParamIssue:
         return ParamIssue(loc, f"unknown parameter '{name}'", hint or None)
     if kind == "missing":
         return ParamIssue(loc, "missing required parameter", "set it in the config")
-    expected = _expected(error, signature)
     got = error.get("input")
-    return ParamIssue(loc, f"{error['msg']}; got {got!r}", expected)
+    if kind == "literal_error" and isinstance(got, str):
+        choices = _literal_choices(signature, error["loc"])
+        return ParamIssue(
+            loc, f"'{got}' is not one of the choices", Suggestions(choices).hint(got, "choice")
+        )
+    return ParamIssue(loc, f"{error['msg']}; got {got!r}", _expected(error, signature))
+
+
+def _literal_choices(signature: Signature, loc: tuple) -> list[str]:
+    param = signature.params.get(str(loc[0])) if loc else None
+    annotation = getattr(param, "annotation", None)
+    choices: list[str] = []
+    for part in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(part) is Literal:
+            choices += [str(c) for c in typing.get_args(part)]
+    return choices
 
 
 def _expected(error: dict, signature: Signature) -> str | None:

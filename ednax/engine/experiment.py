@@ -23,8 +23,9 @@ import numpy as np
 
 from ednax.engine.build import build
 from ednax.engine.spec import ResolvedConfig
-from ednax.errors import EdnaxError, RunError
+from ednax.errors import ConfigError, EdnaxError, RunError
 from ednax.runs.bundle import Bundle
+from ednax.runs.provenance import class_versions
 from ednax.steps.base import Dataset, Split
 
 PACKAGES = (
@@ -85,7 +86,12 @@ class Experiment:
         self.bundle: Bundle | None = None
 
     def say(self, line: str) -> None:
+        """Tell the user, and keep it in log.txt."""
         self._say(line)
+        self.note(line)
+
+    def note(self, line: str) -> None:
+        """Keep a line in log.txt only."""
         if self.bundle is not None:
             self.bundle.log(line)
 
@@ -96,6 +102,10 @@ class Experiment:
             metrics = self._run_steps()
         except KeyboardInterrupt:
             self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
+            raise
+        except ConfigError as exc:
+            exc.problems = [self.config.locate(p) for p in exc.problems]
+            self._finish_failed("failed", exc.render())
             raise
         except EdnaxError as exc:
             self._finish_failed("failed", exc.render())
@@ -123,7 +133,7 @@ class Experiment:
             experiment=experiment["name"],
             seed=self.config.seed,
             fingerprints=self.config.fingerprints(),
-            classes=self.config.classes,
+            classes=class_versions(self.config.classes),
             packages=PACKAGES,
             cwd=Path.cwd(),
             sweep=self.sweep,
@@ -168,25 +178,26 @@ class Experiment:
         return dataset
 
     def _preprocess(self, dataset: Dataset) -> Dataset:
-        steps = self.config.get("preprocess") or []
-        if not steps:
-            return dataset
+        """Fit the preprocessing on train only and apply it to every split.
+
+        An empty list still runs the pipeline: it turns features into a float64 matrix and
+        reports text columns that nothing encodes.
+        """
         from ednax.steps.preprocess import make_pipeline, output_feature_names
 
+        steps = self.config.get("preprocess") or []
         instances = [build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
         pipeline = make_pipeline(instances, dataset.feature_names)
         pipeline.fit(dataset.splits["train"].X)
         self.bundle.save_artifact("preprocess.joblib", pipeline)
-        self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + " (fitted on train)")
+        if steps:
+            self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + " (fit on train)")
         splits = {
             name: Split(np.asarray(pipeline.transform(s.X), dtype=np.float64), s.y, s.ids)
             for name, s in dataset.splits.items()
         }
-        return _replace(
-            dataset,
-            splits=splits,
-            feature_names=output_feature_names(pipeline, dataset.feature_names),
-        )
+        names = output_feature_names(pipeline, dataset.feature_names)
+        return _replace(dataset, splits=splits, feature_names=names)
 
 
 def _replace(dataset: Dataset, **changes: Any) -> Dataset:

@@ -34,7 +34,7 @@ def fit_estimator(experiment: Experiment, dataset: Dataset) -> dict[str, dict[st
     _save(experiment, estimator, dataset, metrics)
     for split, values in results.items():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
-        experiment.say(f"{split}: {shown}")
+        experiment.note(f"{split}: {shown}")
     return results
 
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ednax.errors import Problem
 
 STEP_SECTIONS = ("data", "model", "weights", "loss", "optimizer", "scheduler", "trainer", "save")
 
@@ -25,6 +28,7 @@ class ResolvedConfig:
     classes: dict[str, str]
     config_file: Path
     overrides: list[str] = field(default_factory=list)
+    locate: Callable[[Problem], Problem] = field(default=lambda p: p, repr=False, compare=False)
 
     def __getitem__(self, section: str) -> Any:
         return self.data[section]

@@ -135,3 +135,20 @@ def _package_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return None
+
+
+def class_versions(classes: dict[str, str]) -> dict[str, dict[str, str | None]]:
+    """For each step, the class that ran (`module:attr`) and the version of what provides
+    it: the installed distribution named like its top-level package, else that package's
+    `__version__`, else None (a plugin file beside the config, say)."""
+    return {
+        step: {"class": target, "version": _module_version(target.split(":")[0].split(".")[0])}
+        for step, target in classes.items()
+    }
+
+
+def _module_version(top: str) -> str | None:
+    version = _package_version(top)
+    if version is None and top in sys.modules:
+        version = getattr(sys.modules[top], "__version__", None)
+    return version
