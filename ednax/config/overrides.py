@@ -60,12 +60,16 @@ class OverridePlan:
     def origin_of(self, key_path: str) -> str | None:
         """The override text that set `key_path` (or a section containing it)."""
         for v in reversed(self.values):
-            if key_path == v.key or key_path.startswith((v.key + ".", v.key + "[")):
+            if _within(key_path, v.key) or _within(v.key, key_path):
                 return v.text
         for s in self.switches.values():
             if key_path == s.section or key_path.startswith(s.section + "."):
                 return s.text
         return None
+
+
+def _within(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
 def group_dirs(config_dir: Path) -> list[Path]:

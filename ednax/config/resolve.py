@@ -16,6 +16,7 @@ from typing import Any
 from ednax.config.compose import Composed, compose
 from ednax.config.overrides import STEP_SECTIONS
 from ednax.config.schema import SAFE_NAME, check_fixed, check_params
+from ednax.config.source import SourceFile, read_source
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import ConfigError, Problem, Suggestions
 from ednax.registry import REGISTRY, Entry, Registry, RegistryError
@@ -50,22 +51,20 @@ def load_config(
     multirun: bool = False,
     registry: Registry = REGISTRY,
 ) -> ResolvedConfig:
-    from ednax.config.source import read_source
-
     source = read_source(config_file)
-    _import_plugins(source.path, source.imports, registry)
+    _import_plugins(source, registry)
     class_names = {s: registry.names(s) for s in STEP_SECTIONS}
     composed = compose(source, overrides, class_names=class_names, multirun=multirun)
     return Resolver(composed, registry).resolve()
 
 
-def _import_plugins(config_path: Path, modules: list[str], registry: Registry) -> None:
+def _import_plugins(source: SourceFile, registry: Registry) -> None:
     """Import the config's `imports:` (beside the config file, or installed)."""
-    folder = str(config_path.parent)
+    folder = str(source.path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     problems = []
-    for i, name in enumerate(modules):
+    for i, name in enumerate(source.imports):
         try:
             registry.import_modules([name])
         except ModuleNotFoundError as exc:
@@ -73,13 +72,21 @@ def _import_plugins(config_path: Path, modules: list[str], registry: Registry) -
                 Problem(
                     f"cannot import the module '{name}': {exc}",
                     path=f"imports[{i}]",
-                    file=str(config_path),
+                    file=source.name,
+                    line=source.line_of(f"imports[{i}]"),
                     hint=f"put {name.replace('.', '/')}.py beside the config file, or install "
                     "the package that provides it",
                 )
             )
         except RegistryError as exc:
-            problems.append(Problem(str(exc), path=f"imports[{i}]", file=str(config_path)))
+            problems.append(
+                Problem(
+                    str(exc),
+                    path=f"imports[{i}]",
+                    file=source.name,
+                    line=source.line_of(f"imports[{i}]"),
+                )
+            )
     if problems:
         raise ConfigError(problems)
 
@@ -249,6 +256,8 @@ class Resolver:
         params = {k: v for k, v in raw.items() if k != "type"}
         params = self._fill_seed(entry, params)
         params = self._absolute_paths(path, params)
+        if params is None:
+            return None
         values, issues = check_params(
             f"{kind}:{entry.name}:{entry.target}", entry.signature(), params
         )
@@ -276,9 +285,9 @@ class Resolver:
             params = {**params, "random_state": self.seed}
         return params
 
-    def _absolute_paths(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _absolute_paths(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """Relative `path` parameters resolve against the working directory, then the config's
-        folder; a path that exists in neither is an error naming both."""
+        folder; a path that exists in neither is an error naming both (and None)."""
         value = params.get("path")
         if not isinstance(value, str) or not value:
             return params
@@ -294,7 +303,7 @@ class Resolver:
                 f"looked for {tried}; relative paths are taken from the working directory, "
                 "then from the config file's folder",
             )
-            return params
+            return None
         return {**params, "path": os.path.abspath(found)}
 
     def _infer_task(self) -> str | None:

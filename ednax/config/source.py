@@ -102,7 +102,9 @@ def _imports(root: yaml.MappingNode) -> list[str]:
 
 
 def _yaml_problem(file: Path, exc: yaml.YAMLError) -> Problem:
-    mark = getattr(exc, "problem_mark", None)
+    # The context mark is where the broken construct starts (the key missing its colon,
+    # the opening quote); the problem mark is where the parser gave up, often lines later.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
