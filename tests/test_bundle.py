@@ -342,24 +342,24 @@ def sha256_of(path: Path) -> str:
 def test_artifact_checksums_match_the_files(tmp_path):
     run = Bundle.create(tmp_path, "iris")
     run.start(**start_args(tmp_path))
-    pickled = run.save_artifact("model.joblib", {"weights": [1.0, 2.0]})
+    pickled = run.save_artifact("model.pkl", {"weights": [1.0, 2.0]})
     text = run.write_artifact_text("predictions.csv", "id,label\n0,1\n")
     checkpoint = run.artifacts_dir / "checkpoints" / "best.ckpt"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"\x00weights")
     run.add_artifact_file("checkpoints/best.ckpt")
 
-    import joblib
+    import pickle
 
-    assert joblib.load(pickled) == {"weights": [1.0, 2.0]}
+    assert pickle.loads(pickled.read_bytes()) == {"weights": [1.0, 2.0]}
     recorded = run.read_run()["artifacts"]
     for name, path in [
-        ("model.joblib", pickled),
+        ("model.pkl", pickled),
         ("predictions.csv", text),
         ("checkpoints/best.ckpt", checkpoint),
     ]:
         assert recorded[name] == {"sha256": sha256_of(path), "size": path.stat().st_size}
-    assert entries(run.artifacts_dir) == ["checkpoints", "model.joblib", "predictions.csv"]
+    assert entries(run.artifacts_dir) == ["checkpoints", "model.pkl", "predictions.csv"]
 
 
 @pytest.mark.parametrize("name", ["../run.json", "/etc/passwd", "", "a/../../b"])

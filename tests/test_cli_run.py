@@ -179,7 +179,7 @@ def test_iris_bundle_holds_every_file(iris_run):
     for name in ("config.yaml", "overrides.yaml", "run.json", "env.json", "metrics.json"):
         assert (bundle / name).is_file(), name
     assert (bundle / "log.txt").read_text().strip()
-    for name in ("model.joblib", "preprocess.joblib", "predictions.csv"):
+    for name in ("model.pkl", "preprocess.pkl", "predictions.csv"):
         assert (bundle / "artifacts" / name).stat().st_size > 0, name
     assert read_yaml(bundle / "overrides.yaml") in ([], None)
 

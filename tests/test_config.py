@@ -224,3 +224,65 @@ def test_config_reference_is_up_to_date():
     on_disk = {p.name: p.read_text() for p in folder.glob("*.md")}
     stale = sorted(n for n in pages.keys() | on_disk.keys() if pages.get(n) != on_disk.get(n))
     assert not stale, f"config-reference/ is stale ({stale}): run `ednax docs`"
+
+
+SCALARS = [
+    "1",
+    "-3",
+    "0x1f",
+    "1.5",
+    "1e-3",
+    "3e3",
+    "1.0e-3",
+    "1.0e3",
+    "-2.5E+2",
+    ".5",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "1_000",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "true",
+    "False",
+    "null",
+    "~",
+    "1.2.3",
+    "e3",
+    "1e",
+    "abc",
+    "'1e-3'",
+    "2026-11-25",
+    "0o17",
+    "+1",
+    "1:20",
+]
+
+
+@pytest.mark.parametrize("scalar", SCALARS)
+def test_a_file_reads_as_hydra_reads_it(scalar):
+    """ednax reads a plain file itself; every scalar must come out as OmegaConf reads it."""
+    import math
+
+    import yaml
+    from omegaconf._utils import get_yaml_loader
+
+    from ednax.config.source import ConfigLoader
+
+    ours = yaml.load(f"x: {scalar}", Loader=ConfigLoader)["x"]
+    theirs = yaml.load(f"x: {scalar}", Loader=get_yaml_loader())["x"]
+    if isinstance(ours, float) and math.isnan(ours):
+        assert isinstance(theirs, float) and math.isnan(theirs)
+    else:
+        assert (type(ours), ours) == (type(theirs), theirs)
+
+
+def test_a_key_given_twice_is_an_error(tmp_path):
+    path = config(tmp_path, "data: {type: sklearn_toy}\nmodel: knn\ndata: {type: csv}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    [problem] = info.value.problems
+    assert (problem.path, problem.line) == ("data", 3)
+    assert "first on line 1" in problem.message

@@ -90,9 +90,7 @@ def needs_hydra(source: SourceFile, plan: OverridePlan) -> bool:
 
 
 def _load_plain(source: SourceFile) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(OmegaConf.load(source.path), resolve=False)
+    return copy.deepcopy(source.content)
 
 
 def _hydra_compose(source: SourceFile, hydra_overrides: list[str]) -> dict[str, Any]:
@@ -127,12 +125,12 @@ def _first_paragraph(exc: Exception) -> str:
 
 
 def _apply_switches(composed: Composed) -> None:
-    from omegaconf import OmegaConf
-
     for section, switch in composed.plan.switches.items():
         if switch.option_file is None:
             composed.data[section] = {"type": switch.name}
             continue
+        from omegaconf import OmegaConf
+
         content = OmegaConf.to_container(OmegaConf.load(switch.option_file), resolve=False)
         if not isinstance(content, dict) or "type" not in content:
             raise ConfigError(
@@ -164,6 +162,8 @@ def normalise_steps(data: dict[str, Any]) -> None:
 
 
 def _apply_values(composed: Composed) -> None:
+    if not composed.plan.values:
+        return
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -204,12 +204,14 @@ def _first_line(exc: Exception) -> str:
 
 
 def _resolve_interpolations(composed: Composed) -> dict[str, Any]:
+    if not _interpolated_paths(composed.data):
+        return composed.data
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     cfg = OmegaConf.create(composed.data)
     problems = []
-    for path in _leaf_paths(composed.data):
+    for path in _interpolated_paths(composed.data):
         try:
             OmegaConf.select(cfg, path, throw_on_resolution_failure=True)
         except OmegaConfBaseException as exc:
@@ -226,15 +228,15 @@ def _resolve_interpolations(composed: Composed) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def _leaf_paths(node: Any, prefix: str = "") -> list[str]:
+def _interpolated_paths(node: Any, prefix: str = "") -> list[str]:
     if isinstance(node, dict):
         out = []
         for k, v in node.items():
-            out += _leaf_paths(v, f"{prefix}.{k}" if prefix else str(k))
+            out += _interpolated_paths(v, f"{prefix}.{k}" if prefix else str(k))
         return out
     if isinstance(node, list):
         out = []
         for i, v in enumerate(node):
-            out += _leaf_paths(v, f"{prefix}[{i}]")
+            out += _interpolated_paths(v, f"{prefix}[{i}]")
         return out
     return [prefix] if isinstance(node, str) and "${" in node else []

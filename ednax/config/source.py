@@ -7,12 +7,34 @@ that a validation error can point at `iris.yaml:12 model.n_estimators`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from ednax.errors import ConfigError, Problem, did_you_mean
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as Hydra and OmegaConf do: YAML 1.1 wants a
+    dot and a signed exponent in a float (`1.0e-3`); researchers write `1e-3` and `3e3`."""
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+            |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?)$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+# ...and dates stay strings, as OmegaConf leaves them.
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+    for first, resolvers in ConfigLoader.yaml_implicit_resolvers.items()
+}
 
 
 @dataclass
@@ -23,6 +45,7 @@ class SourceFile:
     top_keys: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     uses_hydra_resolver: bool = False
+    content: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -64,7 +87,7 @@ def read_source(path: str | Path) -> SourceFile:
         )
     text = file.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=ConfigLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_problem(file, exc)) from None
     if root is None or (isinstance(root, yaml.MappingNode) and not root.value):
@@ -85,7 +108,8 @@ def read_source(path: str | Path) -> SourceFile:
             )
         )
     source = SourceFile(path=file.resolve())
-    _index(root, "", source.lines)
+    _index(root, "", source.lines, str(file))
+    source.content = _construct(root)
     source.top_keys = [k.value for k, _ in root.value]
     source.default_groups = _default_groups(root)
     source.imports = _imports(root)
@@ -116,17 +140,41 @@ def _yaml_problem(file: Path, exc: yaml.YAMLError) -> Problem:
     )
 
 
-def _index(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+def _construct(root: yaml.Node) -> dict:
+    """The file's content, from the node tree already parsed (the file is read once)."""
+    loader = ConfigLoader("")
+    try:
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _index(node: yaml.Node, prefix: str, lines: dict[str, int], file: str) -> None:
+    """Record the line of every key path; a key given twice in one mapping is an error
+    (PyYAML would keep the last silently; Hydra refuses it)."""
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key, value in node.value:
             path = f"{prefix}.{key.value}" if prefix else str(key.value)
-            lines[path] = key.start_mark.line + 1
-            _index(value, path, lines)
+            line = key.start_mark.line + 1
+            if key.value in seen:
+                raise ConfigError(
+                    Problem(
+                        f"'{key.value}' is given twice (first on line {seen[key.value]})",
+                        path=path,
+                        file=file,
+                        line=line,
+                        hint="keep one of them",
+                    )
+                )
+            seen[key.value] = line
+            lines[path] = line
+            _index(value, path, lines, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             path = f"{prefix}[{i}]"
             lines[path] = item.start_mark.line + 1
-            _index(item, path, lines)
+            _index(item, path, lines, file)
 
 
 def _default_groups(root: yaml.MappingNode) -> set[str]:

@@ -189,7 +189,7 @@ class Experiment:
         instances = [build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
         pipeline = make_pipeline(instances, dataset.feature_names)
         pipeline.fit(dataset.splits["train"].X)
-        self.bundle.save_artifact("preprocess.joblib", pipeline)
+        self.bundle.save_artifact("preprocess.pkl", pipeline)
         if steps:
             self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + " (fit on train)")
         splits = {

@@ -9,7 +9,7 @@ import numpy as np
 from ednax.engine.build import build
 from ednax.engine.metrics import build_metrics, predictions_csv, score
 from ednax.errors import ConfigError, Problem
-from ednax.steps.base import Dataset, Split
+from ednax.steps.base import Dataset
 
 if TYPE_CHECKING:
     from ednax.engine.experiment import Experiment
@@ -24,14 +24,13 @@ def fit_estimator(experiment: Experiment, dataset: Dataset) -> dict[str, dict[st
     train = dataset.splits["train"]
     experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}")
     estimator.fit(train.X, train.y)
-    results = {
-        name: _score_split(estimator, split, metrics) for name, split in dataset.splits.items()
-    }
+    outputs = {name: _predict(estimator, split.X) for name, split in dataset.splits.items()}
     if cfg["trainer"].get("refit_on_train_val") and "val" in dataset.splits:
         estimator = _refit_on_train_val(estimator, dataset)
         if "test" in dataset.splits:
-            results["test"] = _score_split(estimator, dataset.splits["test"], metrics)
-    _save(experiment, estimator, dataset, metrics)
+            outputs["test"] = _predict(estimator, dataset.splits["test"].X)
+    results = {name: score(metrics, dataset.splits[name].y, *outputs[name]) for name in outputs}
+    _save(experiment, estimator, dataset, outputs.get("test"))
     for split, values in results.items():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
         experiment.note(f"{split}: {shown}")
@@ -57,11 +56,6 @@ def _predict(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | No
     return estimator.predict(X), proba
 
 
-def _score_split(estimator: Any, split: Split, metrics: dict) -> dict[str, float]:
-    y_pred, proba = _predict(estimator, split.X)
-    return score(metrics, split.y, y_pred, proba)
-
-
 def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
     from sklearn.base import clone
 
@@ -71,14 +65,16 @@ def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
     return fresh
 
 
-def _save(experiment: Experiment, estimator: Any, dataset: Dataset, metrics: dict) -> None:
+def _save(
+    experiment: Experiment, estimator: Any, dataset: Dataset, test_output: tuple | None
+) -> None:
     save = experiment.config["save"]
     bundle = experiment.bundle
     if save.get("model", True):
-        bundle.save_artifact("model.joblib", estimator)
-    test = dataset.splits.get("test")
-    if save.get("predictions", True) and test is not None:
-        y_pred, proba = _predict(estimator, test.X)
+        bundle.save_artifact("model.pkl", estimator)
+    if save.get("predictions", True) and test_output is not None:
+        y_pred, proba = test_output
         bundle.write_artifact_text(
-            "predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
+            "predictions.csv",
+            predictions_csv(dataset.splits["test"], y_pred, proba, dataset.classes),
         )

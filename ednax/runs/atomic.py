@@ -1,10 +1,14 @@
 """Whole-file writes that never leave a truncated file behind.
 
-Each writer fills a uniquely named temporary file next to the target, flushes and fsyncs
-it, then renames it over the target with `os.replace`. A rename within one directory is
-atomic, so a reader (or a run killed halfway) sees either the old file or the new one,
-never half of either. If writing fails, the temporary file is removed and the target is
-left as it was.
+Each writer fills a uniquely named temporary file next to the target, then renames it over
+the target with `os.replace`. A rename within one directory is atomic, so a reader (or a
+run killed halfway) sees either the old file or the new one, never half of either. If
+writing fails, the temporary file is removed and the target is left as it was.
+
+Files are not fsynced: the guarantee is against a killed process, which is what happens to
+runs (Ctrl-C, SIGKILL, a crash), not against the machine losing power. A bundle writes a
+dozen small files and rewrites run.json as it goes; syncing each one would cost more than
+a short scikit-learn fit.
 """
 
 from __future__ import annotations
@@ -67,14 +71,11 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
         with handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_directory(target.parent)
 
 
 def is_temp_name(name: str) -> bool:
@@ -93,20 +94,6 @@ def _create_temp_beside(target: Path) -> tuple[Path, int]:
             return temp, os.open(temp, flags, 0o666)
         except FileExistsError:
             continue
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable across a power cut; not possible on every platform.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _json_default(value: Any) -> Any:

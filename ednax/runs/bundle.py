@@ -16,7 +16,7 @@ moment leaves each file either complete or absent. The engine drives a bundle as
     bundle = Bundle.create(runs_dir, "iris-mlp")
     bundle.start(config=..., overrides=..., command=..., ...)
     bundle.append_history({"epoch": 0, "train/loss": 0.9})
-    bundle.save_artifact("model.joblib", estimator)
+    bundle.save_artifact("model.pkl", estimator)
     bundle.finish("completed", metrics={"val": {"accuracy": 0.97}})
 """
 
@@ -269,12 +269,16 @@ class Bundle:
             handle.flush()
 
     def save_artifact(self, name: str, obj: Any) -> Path:
-        """Pickle `obj` with joblib to artifacts/<name> and record its checksum."""
-        import joblib
+        """Pickle `obj` to artifacts/<name> and record its checksum.
+
+        Plain pickle (protocol 5) rather than joblib: as fast for numpy arrays, and several
+        times faster for the many small objects of a fitted forest or pipeline.
+        """
+        import pickle
 
         path = self._artifact_path(name)
         with atomic.open_atomic(path, "wb") as handle:
-            joblib.dump(obj, handle)
+            pickle.dump(obj, handle, protocol=5)
         return self._record_artifact(name, path)
 
     def write_artifact_text(self, name: str, text: str) -> Path:
