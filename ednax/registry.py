@@ -49,6 +49,11 @@ KINDS: dict[str, Kind] = {
         Kind("trainer", "the train loop"),
         Kind("save", "what the bundle keeps"),
         Kind("metric", "a score computed on each split"),
+        Kind(
+            "module",
+            "a LightningModule replacing the built-in train loop (trainer.module)",
+            injected=("model", "loss", "optimizer", "schedule", "metrics", "task"),
+        ),
     )
 }
 

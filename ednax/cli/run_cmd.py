@@ -18,6 +18,7 @@ DEBUG = typer.Option(False, "--debug", help="show tracebacks")
 def register(app: typer.Typer) -> None:
     app.command("run")(command(run))
     app.command("validate")(command(validate))
+    app.command("resume")(command(resume))
 
 
 def run(
@@ -38,11 +39,81 @@ def run(
     from ednax.engine.experiment import Experiment
 
     result = Experiment(resolved, command=_command(), say=say).run()
+    _summary(result)
+    return 0
+
+
+def resume(
+    run: str = typer.Argument(..., help="a bundle path, a run id (or unique prefix), latest"),
+    runs_dir: Path = typer.Option(Path("runs"), help="where to look for run ids"),
+    debug: bool = DEBUG,
+) -> int:
+    """Continue an interrupted or failed run from its last checkpoint, into the same bundle."""
+    import sys
+
+    from ednax.config.resolve import load_config
+    from ednax.engine.experiment import Experiment
+    from ednax.runs.bundle import Bundle
+    from ednax.runs.store import find_run
+
+    bundle = Bundle.open(find_run(run, runs_dir))
+    record = bundle.read_run()
+    _check_resumable(bundle, record)
+    plugin_dir = str(Path(record.get("config_file") or bundle.path).parent)
+    if plugin_dir not in sys.path:
+        sys.path.insert(0, plugin_dir)  # the original config's imports: live there
+    resolved = load_config(bundle.path / "config.yaml")
+    last = bundle.artifacts_dir / "last.ckpt"
+    resume_from = last if resolved.family == "torch" and last.is_file() else None
+    _restore_history(bundle, resume_from, resolved.family)
+    say(
+        f"resuming {bundle.path} ({record['status']}) "
+        + (f"from {last.name}" if resume_from else "from the start: no checkpoint was saved")
+    )
+    experiment = Experiment(resolved, bundle=bundle, resume_from=resume_from, say=say)
+    _summary(experiment.run())
+    return 0
+
+
+def _check_resumable(bundle, record: dict) -> None:
+    import socket
+
+    from ednax.errors import UsageError
+
+    status = record.get("status")
+    if status in ("completed", "pruned"):
+        raise UsageError(f"run {bundle.run_id} is {status}: there is nothing to resume")
+    pid, host = record.get("pid"), record.get("host")
+    if status == "running" and pid and host == socket.gethostname() and _alive(pid):
+        raise UsageError(f"run {bundle.run_id} is still running (pid {pid}); stop it first")
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _restore_history(bundle, resume_from: Path | None, family: str) -> None:
+    """history.csv as the checkpoint left it: epochs after it are trained again."""
+    if family != "torch":
+        return
+    from ednax.engine.torch import history_before
+
+    bundle.write_history(history_before(resume_from) if resume_from else [])
+
+
+def _summary(result) -> None:
     out = console()
     out.print(metrics_table(result.metrics))
     out.print(f"[bold green]{result.status}[/] run [bold]{result.bundle.run_id}[/]")
     out.print(f"bundle: {result.bundle.path}", markup=False)
-    return 0
 
 
 def validate(

@@ -18,7 +18,7 @@ from ednax.config.overrides import STEP_SECTIONS
 from ednax.config.schema import SAFE_NAME, check_fixed, check_params
 from ednax.config.source import SourceFile, read_source
 from ednax.engine.spec import ResolvedConfig
-from ednax.errors import ConfigError, Problem, Suggestions
+from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 from ednax.registry import REGISTRY, Entry, Registry, RegistryError
 
 SECTION_ORDER = (
@@ -295,6 +295,10 @@ class Resolver:
         if not candidates[0].is_absolute():
             candidates = [Path.cwd() / value, self.composed.source.path.parent / value]
         found = next((c for c in candidates if c.exists()), None)
+        if found is None and Path(value).name.startswith("latest"):
+            found = self._latest_run(f"{path}.path", candidates)
+            if found is None:
+                return None
         if found is None:
             tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
             self.fail(
@@ -305,6 +309,21 @@ class Resolver:
             )
             return None
         return {**params, "path": os.path.abspath(found)}
+
+    def _latest_run(self, key: str, candidates: list[Path]) -> Path | None:
+        """`runs/<experiment>/latest` (or `latest~N`): that experiment's newest run."""
+        from ednax.runs.store import find_run
+
+        for candidate in candidates:
+            experiment_dir = candidate.parent
+            if experiment_dir.is_dir():
+                try:
+                    return find_run(candidate.name, experiment_dir.parent, experiment_dir.name)
+                except UsageError as exc:
+                    self.fail(key, str(exc))
+                    return None
+        self.fail(key, f"no runs folder for {candidates[0].parent}", "run that experiment first")
+        return None
 
     def _infer_task(self) -> str | None:
         data = self.out.get("data")

@@ -75,6 +75,8 @@ class Experiment:
         sweep: dict | None = None,
         trial: dict | None = None,
         callbacks: list | None = None,
+        bundle: Bundle | None = None,
+        resume_from: Path | None = None,
     ):
         self.config = config
         self.command = command or sys.argv
@@ -83,7 +85,8 @@ class Experiment:
         self.sweep = sweep
         self.trial = trial
         self.callbacks = callbacks or []
-        self.bundle: Bundle | None = None
+        self.bundle = bundle
+        self.resume_from = resume_from
 
     def say(self, line: str) -> None:
         """Tell the user, and keep it in log.txt."""
@@ -96,7 +99,11 @@ class Experiment:
             self.bundle.log(line)
 
     def run(self) -> RunResult:
-        self.bundle = self._create_bundle()
+        """Run into a new bundle, or continue the one given (resume)."""
+        if self.bundle is None:
+            self.bundle = self._create_bundle()
+        else:
+            self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
         previous = _catch_sigterm()
         try:
             metrics = self._run_steps()
@@ -144,6 +151,7 @@ class Experiment:
                 "task": self.config.task,
                 "tags": experiment["tags"],
                 "notes": experiment["notes"],
+                **_whereabouts(),
             },
         )
         return bundle
@@ -162,7 +170,7 @@ class Experiment:
         if cfg.family == "torch":
             from ednax.engine.torch import fit_torch_model
 
-            return fit_torch_model(self, dataset)
+            return fit_torch_model(self, dataset, resume_from=self.resume_from)
         from ednax.engine.sklearn import fit_estimator
 
         return fit_estimator(self, dataset)
@@ -220,6 +228,13 @@ def _data_schema(dataset: Dataset) -> str:
         "sources": dataset.sources,
     }
     return json.dumps(schema, indent=2, default=str) + "\n"
+
+
+def _whereabouts() -> dict[str, Any]:
+    """Which process runs the bundle, so resume can tell a dead run from a live one."""
+    import socket
+
+    return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 def seed_everything(seed: int) -> None:

@@ -1,0 +1,157 @@
+"""Build the torch steps of a run from their resolved config sections.
+
+Sizes come from the data, not from the config: `in_features` is the number of feature
+columns, `out_features` the number of classes (or 1 for regression), `input_shape` the
+image shape of image data. A value that a constructor or torch rejects becomes a
+ConfigError on the offending key (`optimizer.lr`), found from the error's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from ednax.engine.build import build
+from ednax.engine.lightning.module import Schedule
+from ednax.errors import ConfigError, Problem
+from ednax.registry import REGISTRY, Registry
+from ednax.steps.base import Dataset
+
+# Phrases torch uses in its error messages for a parameter, where the name itself is absent.
+_PHRASES = {
+    "learning rate": "lr",
+    "dropout probability": "dropout",
+    "epsilon": "eps",
+    "beta parameter": "betas",
+    "nesterov": "nesterov",
+}
+
+
+def model_sizes(dataset: Dataset) -> dict[str, Any]:
+    """The engine-supplied model arguments for `dataset`."""
+    train = dataset.splits["train"]
+    return {
+        "in_features": int(np.asarray(train.X).shape[1]),
+        "out_features": num_classes(dataset) if dataset.task == "classification" else 1,
+        "input_shape": tuple(dataset.input_shape) if dataset.input_shape else None,
+        "task": dataset.task,
+    }
+
+
+def num_classes(dataset: Dataset) -> int:
+    if dataset.num_classes is not None:
+        return dataset.num_classes
+    return int(max(int(np.max(s.y)) for s in dataset.splits.values() if len(s)) + 1)
+
+
+def build_model(dataset: Dataset, section: dict, registry: Registry = REGISTRY) -> nn.Module:
+    with rejected_values("model", section):
+        model = build("model", section, path="model", registry=registry, **model_sizes(dataset))
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            Problem(
+                f"model '{section['type']}' is not a torch nn.Module and cannot be trained "
+                "by the lightning trainer",
+                path="model.type",
+                hint="use trainer: {type: sklearn} for scikit-learn estimators",
+            )
+        )
+    return model
+
+
+def apply_weights(section: dict, model: nn.Module, registry: Registry = REGISTRY) -> str | None:
+    """Apply the weights step to `model`; returns a note for the log."""
+    with rejected_values("weights", section):
+        spec = build("weights", section, path="weights", registry=registry)
+        return spec.apply(model)
+
+
+def build_loss(dataset: Dataset, section: dict, registry: Registry = REGISTRY) -> Any:
+    injected = {"task": dataset.task}
+    if dataset.task == "classification":
+        injected["num_classes"] = num_classes(dataset)
+    with rejected_values("loss", section):
+        spec = build("loss", section, path="loss", registry=registry, **injected)
+        return spec.build() if hasattr(spec, "build") else spec
+
+
+def build_optimizer(section: dict, params: Iterable[Any], registry: Registry = REGISTRY) -> Any:
+    with rejected_values("optimizer", section):
+        spec = build("optimizer", section, path="optimizer", registry=registry, params=list(params))
+        return spec.build() if hasattr(spec, "build") else spec
+
+
+def build_schedule(
+    section: dict,
+    optimizer: Any,
+    *,
+    max_epochs: int,
+    steps_per_epoch: int,
+    registry: Registry = REGISTRY,
+) -> Schedule | None:
+    with rejected_values("scheduler", section):
+        spec = build(
+            "scheduler",
+            section,
+            path="scheduler",
+            registry=registry,
+            optimizer=optimizer,
+            max_epochs=max_epochs,
+            steps_per_epoch=steps_per_epoch,
+        )
+        scheduler = spec.build() if hasattr(spec, "build") else spec
+    if scheduler is None:
+        return None
+    return Schedule(
+        scheduler,
+        interval=getattr(spec, "interval", "epoch"),
+        monitor=getattr(spec, "monitor", None),
+    )
+
+
+@contextlib.contextmanager
+def rejected_values(path: str, section: dict) -> Iterator[None]:
+    """Turn a ValueError/TypeError of building a step into a ConfigError on the key at fault."""
+    try:
+        yield
+    except ConfigError as exc:
+        cause = exc.__cause__
+        generic = len(exc.problems) == 1 and exc.problems[0].path == path
+        if not generic or not isinstance(cause, (ValueError, TypeError)):
+            raise
+        raise _rejected(path, section, cause) from cause
+    except (ValueError, TypeError) as exc:
+        raise _rejected(path, section, exc) from exc
+
+
+def _rejected(path: str, section: dict, exc: BaseException) -> ConfigError:
+    name = section.get("type", path)
+    key = key_named_in(str(exc), [k for k in section if k != "type"])
+    if key is None:
+        return ConfigError(
+            Problem(
+                f"{name} rejected its arguments: {exc}",
+                path=path,
+                hint=f"check the values under '{path}'",
+            )
+        )
+    return ConfigError(
+        Problem(f"{name} rejected {key}={section[key]!r}: {exc}", path=f"{path}.{key}")
+    )
+
+
+def key_named_in(message: str, keys: list[str]) -> str | None:
+    """The config key an error message is about, if it names one (or a phrase for one)."""
+    lowered = message.lower()
+    for phrase, key in _PHRASES.items():
+        if phrase in lowered and key in keys:
+            return key
+    for key in sorted(keys, key=len, reverse=True):
+        if re.search(rf"(?<![\w]){re.escape(key.lower())}(?![\w])", lowered):
+            return key
+    return None

@@ -1,0 +1,117 @@
+"""Batches for Lightning's fit loop: tensor slices already on the device, or a DataLoader.
+
+`TensorBatches` is the in-memory path: the split's tensors are moved to the device once,
+and each epoch yields slices of them (after one seeded permutation) instead of collating
+rows one by one. Lightning accepts any iterable with `__len__` as a dataloader. The order
+of an epoch depends only on the seed and the epoch number, so a resumed run sees the same
+batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from ednax.steps.base import Split
+
+
+class TensorBatches:
+    """Batches of `tensors` (all with the same first dimension) as slices, optionally shuffled.
+
+    `epoch_of` tells which epoch is starting (Lightning's `trainer.current_epoch`); without
+    it the batcher counts the epochs it has been iterated over itself.
+    """
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        epoch_of: Callable[[], int] | None = None,
+    ):
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError("TensorBatches needs tensors with the same number of rows")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch_of = epoch_of
+        self._epochs_started = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.tensors[0]) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        # A generator: Lightning calls iter() once just to check the object is iterable,
+        # so the epoch's order is only drawn when the first batch is requested.
+        epoch = self._next_epoch()
+        tensors = self.tensors
+        if self.shuffle:
+            order = self.order(epoch).to(tensors[0].device)
+            tensors = tuple(t.index_select(0, order) for t in tensors)
+        for start in range(0, len(tensors[0]), self.batch_size):
+            yield tuple(t[start : start + self.batch_size] for t in tensors)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The row permutation of `epoch`, drawn on the CPU so it is the same on every device."""
+        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
+        return torch.randperm(len(self.tensors[0]), generator=generator)
+
+    def _next_epoch(self) -> int:
+        epoch = self.epoch_of() if self.epoch_of is not None else self._epochs_started
+        self._epochs_started += 1
+        return epoch
+
+
+def split_tensors(
+    split: Split, task: str, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features as float32 and targets as int64 class indices or float32 values, on `device`."""
+    # Converting with numpy first copies read-only arrays (a pipeline's output can be one),
+    # which torch would otherwise warn about.
+    x = torch.from_numpy(np.asarray(split.X, dtype=np.float32).copy())
+    target_dtype = np.int64 if task == "classification" else np.float32
+    y = torch.from_numpy(np.asarray(split.y, dtype=target_dtype).copy())
+    return x.to(device), y.to(device)
+
+
+def data_loader(
+    split: Split,
+    task: str,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    num_workers: int,
+    pin_memory: bool,
+) -> Any:
+    """A torch DataLoader over the split (per-row collation, optional worker processes)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = split_tensors(split, task)
+    return DataLoader(
+        TensorDataset(x, y),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+    )
+
+
+def fits_on_device(nbytes: int, device: torch.device) -> bool:
+    """Whether `nbytes` of data can stay on `device` (at most half of its free memory)."""
+    if device.type != "cuda":
+        return True
+    free, _total = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 2
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([abs(seed), epoch]).generate_state(1)[0])

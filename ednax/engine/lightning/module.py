@@ -1,0 +1,222 @@
+"""The built-in train loop as a LightningModule: loss, optimizer, schedule, epoch-level metrics.
+
+Each step only runs the model and the loss and keeps the detached outputs on the device;
+metrics are computed once per epoch from everything the epoch produced, so training never
+waits on a per-step host sync. A custom train loop subclasses `EdnaxModule` (override
+`training_step`, `validation_step` or `forward`) and is registered under the kind "module"
+so that `trainer.module: <name>` selects it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+_EPOCH_SCHEDULE_KEY = "ednax_epoch_schedule"
+
+
+@dataclass
+class Schedule:
+    """A built learning-rate scheduler and when to step it."""
+
+    scheduler: Any
+    interval: str = "epoch"  # "epoch" or "step" (after each optimizer step)
+    monitor: str | None = None  # a metric name such as "val/loss" (plateau schedules)
+
+
+class EdnaxModule(pl.LightningModule):
+    """Runs a model, a loss, an optimizer and a schedule; logs loss and metrics per epoch.
+
+    `epoch_scores` holds the current epoch's values ("train/loss", "val/accuracy", "lr", ...)
+    as plain floats; the engine's history comes from it. Per-batch schedules ("step") are
+    stepped by Lightning; per-epoch schedules are stepped here at the end of each training
+    epoch (after validation), so that a checkpoint written at the epoch's end already holds
+    the stepped schedule and a resumed run continues with the same learning rates.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        loss: Any,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule | None,
+        metrics: Mapping[str, Any],
+        task: str,
+    ):
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss
+        self.ednax_optimizer = optimizer
+        self.schedule = schedule
+        self.metrics = dict(metrics)
+        self.task = task
+        self.epoch_scores: dict[str, float] = {}
+        self._outputs = {"train": EpochOutputs(), "val": EpochOutputs()}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Model outputs shaped like the targets: (n, classes) logits, or (n,) for regression."""
+        out = self.model(x)
+        if self.task == "regression" and out.ndim == 2 and out.shape[1] == 1:
+            out = out.squeeze(1)
+        return out
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        out = self(x)
+        loss = self.loss_fn(out, y)
+        self._outputs["train"].add(out, y, loss)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        out = self(x)
+        self._outputs["val"].add(out, y, self.loss_fn(out, y))
+
+    def configure_optimizers(self) -> Any:
+        if self.schedule is not None and self.schedule.interval == "step":
+            return {
+                "optimizer": self.ednax_optimizer,
+                "lr_scheduler": {"scheduler": self.schedule.scheduler, "interval": "step"},
+            }
+        return self.ednax_optimizer
+
+    def on_train_epoch_start(self) -> None:
+        self.epoch_scores = {"lr": self.current_lr()}
+        self._outputs["train"].reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs["val"].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._finish_epoch("val")
+
+    def on_train_epoch_end(self) -> None:
+        self._finish_epoch("train")
+        self._step_epoch_schedule()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._epoch_scheduler() is not None:
+            checkpoint[_EPOCH_SCHEDULE_KEY] = self._epoch_scheduler().state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(_EPOCH_SCHEDULE_KEY)
+        if state is not None and self._epoch_scheduler() is not None:
+            self._epoch_scheduler().load_state_dict(state)
+
+    def current_lr(self) -> float:
+        return float(self.ednax_optimizer.param_groups[0]["lr"])
+
+    @torch.no_grad()
+    def evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, batch_rows: int
+    ) -> tuple[float, torch.Tensor]:
+        """Mean loss and outputs over a whole split, in eval mode."""
+        was_training = self.training
+        self.eval()
+        dtype = next(self.parameters()).dtype
+        chunks = [
+            self(x[start : start + batch_rows].to(dtype)) for start in range(0, len(x), batch_rows)
+        ]
+        out = torch.cat(chunks)
+        loss = float(self.loss_fn(out, y))
+        self.train(was_training)
+        return loss, out
+
+    def _finish_epoch(self, split: str) -> None:
+        scores = self._outputs[split].scores(self.metrics, self.task)
+        self._outputs[split].reset()
+        named = {f"{split}/{name}": value for name, value in scores.items()}
+        self.epoch_scores.update(named)
+        if named:
+            # Only val metrics go to the progress bar: train metrics are known after the bar's
+            # last refresh of the epoch and would show one epoch late.
+            self.log_dict(named, on_step=False, on_epoch=True, prog_bar=split == "val")
+
+    def _epoch_scheduler(self) -> Any:
+        if self.schedule is None or self.schedule.interval != "epoch":
+            return None
+        return self.schedule.scheduler
+
+    def _step_epoch_schedule(self) -> None:
+        scheduler = self._epoch_scheduler()
+        if scheduler is None:
+            return
+        if self.schedule.monitor is None:
+            scheduler.step()
+            return
+        value = self.epoch_scores.get(self.schedule.monitor)
+        if value is not None and not math.isnan(value):  # no val this epoch: wait
+            scheduler.step(value)
+
+
+class EpochOutputs:
+    """One epoch's detached outputs, targets and summed loss, kept on the device."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._outputs: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+        self._losses: list[torch.Tensor] = []
+        self._rows: list[int] = []
+
+    def add(self, outputs: torch.Tensor, targets: torch.Tensor, loss: torch.Tensor) -> None:
+        self._outputs.append(outputs.detach())
+        self._targets.append(targets.detach())
+        self._losses.append(loss.detach())
+        self._rows.append(targets.shape[0])
+
+    def scores(self, metrics: Mapping[str, Any], task: str) -> dict[str, float]:
+        """{"loss": mean loss per row, metric: value} for the epoch so far ({} if empty)."""
+        if not self._rows:
+            return {}
+        outputs = torch.cat(self._outputs)
+        targets = torch.cat(self._targets)
+        y_pred, y_proba = predictions(outputs, task)
+        rows = torch.tensor(self._rows, dtype=torch.float64)
+        losses = torch.stack(self._losses).double().cpu()
+        loss = float(losses @ rows / rows.sum())
+        y_true = targets.cpu().numpy()
+        return {"loss": loss, **metric_scores(metrics, task, y_true, y_pred, y_proba)}
+
+
+def predictions(outputs: torch.Tensor, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(y_pred, y_proba) as numpy: class indices and softmax probabilities, or values and None."""
+    outputs = outputs.detach().float()
+    if task != "classification":
+        return outputs.reshape(len(outputs), -1).squeeze(1).cpu().numpy(), None
+    proba = torch.softmax(outputs, dim=1)
+    return proba.argmax(dim=1).cpu().numpy(), proba.cpu().numpy()
+
+
+def metric_scores(
+    metrics: Mapping[str, Any],
+    task: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_proba: np.ndarray | None,
+) -> dict[str, float]:
+    """Each metric that applies to `task`; NaN where a metric cannot be computed on this data."""
+    scores: dict[str, float] = {}
+    for name, metric in metrics.items():
+        if not applies(metric, task):
+            continue
+        try:
+            scores[name] = float(metric(y_true, y_pred, y_proba))
+        except ValueError:  # e.g. roc_auc on a split holding a single class
+            scores[name] = float("nan")
+    return scores
+
+
+def applies(metric: Any, task: str) -> bool:
+    tasks = getattr(metric, "tasks", None)
+    return tasks is None or task in tasks

@@ -1,0 +1,58 @@
+"""The torch half of the engine, as the experiment runner sees it: hand the preprocessed
+dataset and the resolved sections to Lightning (`engine.lightning.fit`), and keep what
+comes back in the bundle: history.csv per epoch, checkpoints, test predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ednax.engine.metrics import build_metrics, predictions_csv
+from ednax.steps.base import Dataset
+
+if TYPE_CHECKING:
+    from ednax.engine.experiment import Experiment
+
+TORCH_SECTIONS = ("model", "weights", "loss", "optimizer", "scheduler", "trainer", "save")
+CHECKPOINTS = ("best.ckpt", "last.ckpt")
+
+
+def fit_torch_model(
+    experiment: Experiment, dataset: Dataset, resume_from: Path | None = None
+) -> dict[str, dict[str, float]]:
+    from ednax.engine.lightning.fit import fit_torch
+
+    cfg = experiment.config
+    bundle = experiment.bundle
+    result = fit_torch(
+        dataset=dataset,
+        sections={s: cfg[s] for s in TORCH_SECTIONS if s in cfg.data},
+        metrics=build_metrics(cfg["metrics"]["names"], dataset.task),
+        monitor=cfg["metrics"]["monitor"],
+        mode=cfg["metrics"]["mode"],
+        seed=cfg.seed,
+        artifacts_dir=bundle.artifacts_dir,
+        on_epoch_end=bundle.append_history,
+        resume_from=resume_from,
+        callbacks=experiment.callbacks,
+        log=experiment.say,
+    )
+    bundle.write_history(result.history)
+    for name in CHECKPOINTS:
+        if (bundle.artifacts_dir / name).exists():
+            bundle.add_artifact_file(name)
+    test = dataset.splits.get("test")
+    if cfg["save"].get("predictions", True) and test is not None:
+        y_pred, proba = result.predictions["test"]
+        bundle.write_artifact_text(
+            "predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
+        )
+    experiment.note(f"trained {result.epochs_run} epochs")
+    return result.metrics
+
+
+def history_before(checkpoint: Path) -> list[dict]:
+    """The epochs a checkpoint already holds, to restore history.csv before resuming."""
+    from ednax.engine.lightning.fit import checkpoint_history
+
+    return checkpoint_history(checkpoint)

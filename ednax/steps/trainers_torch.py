@@ -1,0 +1,184 @@
+"""The torch train loop step: PyTorch Lightning's Trainer, configured from the `trainer` section.
+
+The class only holds the options; `ednax.engine.lightning.fit` runs them. `problems()`
+checks what the types alone cannot, so that a config reports every bad value at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ednax.errors import Problem, did_you_mean
+from ednax.steps.base import Step
+
+Accelerator = Literal["auto", "cpu", "gpu"]
+Precision = Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
+Logger = Literal["csv", "tensorboard", "mlflow", "none"]
+Loader = Literal["auto", "memory", "dataloader"]
+Progress = Literal["auto", "rich", "plain", "none"]
+ClipAlgorithm = Literal["norm", "value"]
+
+EARLY_STOPPING_KEYS = ("monitor", "patience", "mode", "min_delta")
+
+
+class Lightning(Step):
+    """Train a torch model with PyTorch Lightning: batches, forward, backward, update, evaluate.
+
+    early_stopping's monitor and mode default to the experiment's (metrics.monitor and
+    metrics.mode). loader auto keeps the data on the device when it takes at most half of
+    the device's free memory and training runs on one device; otherwise it uses a DataLoader.
+
+    Parameters
+    ----------
+    max_epochs : int
+        Number of training epochs; exactly this many run unless early stopping ends sooner.
+    batch_size : int
+        Rows per training batch.
+    eval_batch_size : int | None
+        Rows per batch when evaluating; None uses max(batch_size, 1024).
+    accelerator : Literal["auto", "cpu", "gpu"]
+        Device type; auto picks a GPU when there is one.
+    devices : int | Literal["auto"]
+        Number of devices to train on.
+    precision : Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
+        Numeric precision of training (Lightning's precision names).
+    gradient_clip_val : float | None
+        Clip gradients at this value (None = no clipping).
+    gradient_clip_algorithm : Literal["norm", "value"]
+        Clip the gradients' total norm or each value.
+    accumulate_grad_batches : int
+        Batches whose gradients are summed before each optimizer step.
+    early_stopping : dict | None
+        Stop on a plateau: {monitor, mode, patience (10), min_delta}; None trains all epochs.
+    deterministic : bool | Literal["warn"]
+        Use deterministic algorithms (same seed -> same result); warn only warns where none exist.
+    check_val_every_n_epoch : int
+        Evaluate the val split every this many epochs.
+    logger : Literal["csv", "tensorboard", "mlflow", "none"]
+        Extra Lightning logger writing into the bundle's artifacts/ (history.csv is always kept).
+    loader : Literal["auto", "memory", "dataloader"]
+        Batches as slices of tensors kept on the device (memory) or from a torch DataLoader.
+    num_workers : int
+        DataLoader worker processes (loader: dataloader only).
+    shuffle : bool
+        Shuffle the training rows every epoch (seeded).
+    module : str | None
+        A registered LightningModule replacing the built-in train loop (None = built-in).
+    progress : Literal["auto", "rich", "plain", "none"]
+        A rich progress bar, one plain line per epoch, or nothing; auto = rich on a terminal.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_epochs: int = 10,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        accelerator: Accelerator = "auto",
+        devices: int | Literal["auto"] = 1,
+        precision: Precision = "32-true",
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: ClipAlgorithm = "norm",
+        accumulate_grad_batches: int = 1,
+        early_stopping: dict | None = None,
+        deterministic: bool | Literal["warn"] = True,
+        check_val_every_n_epoch: int = 1,
+        logger: Logger = "none",
+        loader: Loader = "auto",
+        num_workers: int = 0,
+        shuffle: bool = True,
+        module: str | None = None,
+        progress: Progress = "auto",
+    ):
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.accelerator = accelerator
+        self.devices = devices
+        self.precision = precision
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.early_stopping = early_stopping
+        self.deterministic = deterministic
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.logger = logger
+        self.loader = loader
+        self.num_workers = num_workers
+        self.shuffle = shuffle
+        self.module = module
+        self.progress = progress
+
+    def problems(self) -> list[Problem]:
+        """Values of the right type that still cannot work, one Problem each."""
+        found = [
+            _at_least(self, name, 1)
+            for name in (
+                "max_epochs",
+                "batch_size",
+                "accumulate_grad_batches",
+                "check_val_every_n_epoch",
+            )
+        ]
+        found.append(_at_least(self, "num_workers", 0))
+        if self.eval_batch_size is not None:
+            found.append(_at_least(self, "eval_batch_size", 1))
+        if isinstance(self.devices, int):
+            found.append(_at_least(self, "devices", 1))
+        if self.gradient_clip_val is not None and self.gradient_clip_val <= 0:
+            found.append(
+                Problem(
+                    f"must be > 0 or null, got {self.gradient_clip_val}",
+                    path="trainer.gradient_clip_val",
+                )
+            )
+        found.extend(_early_stopping_problems(self.early_stopping))
+        return [p for p in found if p is not None]
+
+    def early_stopping_options(self, monitor: str, mode: str) -> dict[str, Any] | None:
+        """The early_stopping section with the experiment's monitor/mode as defaults."""
+        if self.early_stopping is None:
+            return None
+        options = {"monitor": monitor, "mode": mode, "patience": 10, "min_delta": 0.0}
+        options.update(self.early_stopping)
+        return options
+
+    @property
+    def eval_rows(self) -> int:
+        return self.eval_batch_size or max(self.batch_size, 1024)
+
+
+def _at_least(step: Lightning, name: str, low: int) -> Problem | None:
+    value = getattr(step, name)
+    if value >= low:
+        return None
+    return Problem(f"must be >= {low}, got {value}", path=f"trainer.{name}")
+
+
+def _early_stopping_problems(section: dict | None) -> list[Problem]:
+    if section is None:
+        return []
+    found = [
+        Problem(
+            f"unknown key '{key}'",
+            path=f"trainer.early_stopping.{key}",
+            hint=did_you_mean(key, EARLY_STOPPING_KEYS, "key"),
+        )
+        for key in section
+        if key not in EARLY_STOPPING_KEYS
+    ]
+    patience = section.get("patience", 10)
+    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+        found.append(
+            Problem(
+                f"must be an integer >= 0, got {patience!r}", path="trainer.early_stopping.patience"
+            )
+        )
+    if section.get("mode", "min") not in ("min", "max"):
+        found.append(
+            Problem(
+                f"must be 'min' or 'max', got {section['mode']!r}",
+                path="trainer.early_stopping.mode",
+            )
+        )
+    return found
