@@ -211,6 +211,7 @@ class Resolver:
             self.out[section] = resolved
             if section == "trainer":
                 self._check_trainer_family(resolved["type"])
+                self._check_trainer_values(resolved)
 
     def _check_trainer_family(self, name: str) -> None:
         entry = self.registry.get("trainer", name)
@@ -221,6 +222,15 @@ class Resolver:
                 f"'{self.out.get('model', {}).get('type')}' is a {self.family} model",
                 f"use trainer '{'sklearn' if self.family == 'sklearn' else 'lightning'}'",
             )
+
+    def _check_trainer_values(self, section: dict[str, Any]) -> None:
+        """A trainer may check values beyond their types (`problems()`): bounds, keys of a
+        nested option such as early_stopping. Trainer classes are light to import."""
+        cls = self.registry.get("trainer", section["type"]).load()
+        if not hasattr(cls, "problems"):
+            return
+        instance = cls(**{k: v for k, v in section.items() if k != "type"})
+        self.problems.extend(self.composed.locate(p) for p in instance.problems())
 
     def _resolve_preprocess(self) -> None:
         raw = self.raw.get("preprocess", [])
