@@ -17,19 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ednax.engine.spec import STEP_SECTIONS
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 
-STEP_SECTIONS = (
-    "data",
-    "model",
-    "weights",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "trainer",
-    "save",
-)
-KIND_OF_SECTION = {s: s for s in STEP_SECTIONS}
 BUILTIN_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
