@@ -113,8 +113,8 @@ def test_run_ids_sort_by_time_and_have_a_random_suffix(monkeypatch):
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(FIXED_TIME))
     assert run_id.startswith(stamp + "-")
     assert len(run_id.rsplit("-", 1)[1]) == 6
-    monkeypatch.setattr(bundle, "_now", lambda: FIXED_TIME + 1)
-    assert new_run_id() > run_id
+    monkeypatch.setattr(bundle, "_now", lambda: FIXED_TIME + 0.002)
+    assert new_run_id() > run_id  # sorted to the millisecond
 
 
 def test_200_runs_started_in_one_second_get_200_directories(tmp_path, monkeypatch):
@@ -125,12 +125,14 @@ def test_200_runs_started_in_one_second_get_200_directories(tmp_path, monkeypatc
 
 
 def test_create_retries_when_the_run_id_is_taken(tmp_path, monkeypatch):
-    suffixes = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
+    monkeypatch.setattr(bundle, "_now", lambda: FIXED_TIME)
+    suffixes = iter(["aaaa", "aaaa", "bbbb"])
     monkeypatch.setattr(bundle.secrets, "token_hex", lambda n: next(suffixes))
     first = Bundle.create(tmp_path, "iris")
     second = Bundle.create(tmp_path, "iris")
-    assert first.run_id.endswith("aaaaaa")
-    assert second.run_id.endswith("bbbbbb")
+    assert first.run_id.endswith("aaa")
+    assert second.run_id.endswith("bbb")
+    assert first.run_id != second.run_id
 
 
 def _create_bundles(runs_dir: str, count: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ednax.cli import registry_cmd, run_cmd
+from ednax.cli import registry_cmd, reuse_cmd, run_cmd
 
 app = typer.Typer(
     name="ednax",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 run_cmd.register(app)
 registry_cmd.register(app)
+reuse_cmd.register(app)
 
 
 def entry() -> None:

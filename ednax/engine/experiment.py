@@ -77,6 +77,7 @@ class Experiment:
         callbacks: list | None = None,
         bundle: Bundle | None = None,
         resume_from: Path | None = None,
+        lineage: dict | None = None,
     ):
         self.config = config
         self.command = command or sys.argv
@@ -87,6 +88,7 @@ class Experiment:
         self.callbacks = callbacks or []
         self.bundle = bundle
         self.resume_from = resume_from
+        self.lineage = lineage or {}
 
     def say(self, line: str) -> None:
         """Tell the user, and keep it in log.txt."""
@@ -152,6 +154,7 @@ class Experiment:
                 "tags": experiment["tags"],
                 "notes": experiment["notes"],
                 **_whereabouts(),
+                **self.lineage,
             },
         )
         return bundle
@@ -215,19 +218,29 @@ def _replace(dataset: Dataset, **changes: Any) -> Dataset:
 
 
 def _data_schema(dataset: Dataset) -> str:
+    """What the model was trained on, for checking inputs at prediction time: each raw
+    feature column, numeric or categorical (with the categories seen in train)."""
     import json
 
     train = dataset.splits["train"]
     schema = {
         "task": dataset.task,
         "target": dataset.target,
-        "features": dataset.feature_names,
-        "dtype": str(train.X.dtype),
+        "features": [
+            _column_schema(name, train.X[:, j]) for j, name in enumerate(dataset.feature_names)
+        ],
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape) if dataset.input_shape else None,
         "sources": dataset.sources,
     }
     return json.dumps(schema, indent=2, default=str) + "\n"
+
+
+def _column_schema(name: str, values: np.ndarray) -> dict[str, Any]:
+    texts = sorted({v for v in values if isinstance(v, str)})
+    if values.dtype != object or not texts:
+        return {"name": name, "kind": "numeric"}
+    return {"name": name, "kind": "categorical", "categories": texts}
 
 
 def _whereabouts() -> dict[str, Any]:

@@ -62,13 +62,18 @@ _LOCK = threading.RLock()
 
 
 def new_run_id() -> str:
-    """A run id such as "20261125-083000-3f9a1c": UTC start second plus 24 random bits.
+    """A run id such as "20261125-083000-4173fa": the UTC start second, its millisecond
+    (417) and 12 random bits (3fa).
 
-    Ids sort by start time. The random part comes from the OS (`secrets`), so processes
-    forked from one parent do not repeat each other's ids; `Bundle.create` retries on the
-    rare collision.
+    Ids sort by start time to the millisecond, so `latest` is the last run started even
+    when several start in one second. The random part comes from the OS (`secrets`), so
+    processes forked from one parent do not repeat each other's ids; `Bundle.create`
+    retries on the rare collision.
     """
-    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(_now()))}-{secrets.token_hex(3)}"
+    now = _now()
+    millisecond = int(now * 1000) % 1000
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    return f"{stamp}-{millisecond:03d}{secrets.token_hex(2)[:3]}"
 
 
 def validate_experiment_name(name: str) -> str:

@@ -1,0 +1,199 @@
+"""Predict with a finished run: its fitted preprocessing and model, on new rows.
+
+Everything comes from the bundle: the raw feature schema the model was trained on
+(artifacts/data_schema.json), the fitted preprocessing, and the estimator or the best
+checkpoint. An artifact is used only if its sha256 matches the one run.json recorded, and
+nothing is unpickled from outside the bundle's artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ednax.errors import UsageError
+from ednax.runs.bundle import Bundle
+
+
+@dataclass
+class Predictions:
+    ids: list[Any]
+    values: np.ndarray
+    proba: np.ndarray | None
+    classes: list[Any] | None
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        header = ["id", "prediction"]
+        if self.proba is not None and self.classes is not None:
+            header += [f"proba_{c}" for c in self.classes]
+        writer.writerow(header)
+        for i, row_id in enumerate(self.ids):
+            row = [row_id, self._label(i)]
+            if self.proba is not None and self.classes is not None:
+                row += [f"{p:.6g}" for p in self.proba[i]]
+            writer.writerow(row)
+        return out.getvalue()
+
+    def _label(self, i: int) -> Any:
+        if self.classes is None:
+            return f"{float(self.values[i]):.6g}"
+        return self.classes[int(self.values[i])]
+
+
+class Predictor:
+    """A bundle's fitted preprocessing and model, checked and loaded once."""
+
+    def __init__(self, bundle: Bundle, model_section: dict[str, Any], family: str):
+        self.bundle = bundle
+        self.model_section = model_section
+        self.family = family
+        self.record = bundle.read_run()
+        self.schema = json.loads(self.verified("data_schema.json").read_text())
+
+    @property
+    def features(self) -> list[str]:
+        return [f["name"] for f in self.schema["features"]]
+
+    def verified(self, name: str) -> Path:
+        """artifacts/<name>, if it is there and its checksum is the one run.json recorded."""
+        artifacts = self.bundle.path / "artifacts"
+        path = (artifacts / name).resolve()
+        if artifacts.resolve() not in path.parents:
+            raise UsageError(f"artifact {name} is outside {artifacts}; refusing to load it")
+        recorded = self.record.get("artifacts", {}).get(name)
+        if recorded is None or not path.is_file():
+            raise UsageError(
+                f"{self.bundle.path} has no recorded artifact {name}; was the run completed?"
+            )
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != recorded["sha256"]:
+            raise UsageError(
+                f"artifact {path} was changed after the run (sha256 {digest[:12]}..., "
+                f"recorded {recorded['sha256'][:12]}...); refusing to load it"
+            )
+        return path
+
+    def predict(self, X: np.ndarray, ids: list[Any]) -> Predictions:
+        pipeline = _unpickle(self.verified("preprocess.pkl"))
+        X = np.asarray(pipeline.transform(X), dtype=np.float64)
+        if self.family == "torch":
+            values, proba = self._predict_torch(X)
+        else:
+            values, proba = self._predict_estimator(X)
+        return Predictions(ids, values, proba, self.schema.get("classes"))
+
+    def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        estimator = _unpickle(self.verified("model.pkl"))
+        proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
+        return estimator.predict(X), proba
+
+    def _predict_torch(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        import torch
+
+        from ednax.engine.build import build
+        from ednax.engine.lightning.module import predictions
+        from ednax.steps.weights import load_weights
+
+        classes = self.schema.get("classes")
+        shape = self.schema.get("input_shape")
+        model = build(
+            "model",
+            self.model_section,
+            in_features=X.shape[1],
+            out_features=len(classes) if classes is not None else 1,
+            input_shape=tuple(shape) if shape else None,
+            task=self.schema["task"],
+        )
+        load_weights(model, self._checkpoint())
+        model.eval()
+        with torch.no_grad():
+            outputs = model(torch.from_numpy(X.astype(np.float32)))
+        return predictions(outputs, self.schema["task"])
+
+    def _checkpoint(self) -> Path:
+        recorded = self.record.get("artifacts", {})
+        for name in ("best.ckpt", "last.ckpt"):
+            if name in recorded:
+                return self.verified(name)
+        raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")
+
+
+def _unpickle(path: Path) -> Any:
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def read_input_csv(path: Path, schema: dict[str, Any], id_column: str | None) -> tuple:
+    """(ids, X) of a csv to predict on, checked against the training schema: every
+    problem (missing, extra, non-numeric, unseen category) reported at once."""
+    import pandas as pd
+
+    from ednax.steps.data import feature_matrix
+
+    if not path.is_file():
+        raise UsageError(f"input file not found: {path}")
+    frame = pd.read_csv(path)
+    frame.columns = [str(c) for c in frame.columns]
+    problems = column_problems(frame, schema, id_column)
+    if problems:
+        raise UsageError(
+            f"{path} does not match what the model was trained on:\n  " + "\n  ".join(problems)
+        )
+    features = [f["name"] for f in schema["features"]]
+    ids = frame[id_column].tolist() if id_column else list(range(len(frame)))
+    return ids, feature_matrix(frame[features])
+
+
+def column_problems(frame: Any, schema: dict[str, Any], id_column: str | None) -> list[str]:
+    features = {f["name"]: f for f in schema["features"]}
+    allowed = set(features) | {schema.get("target"), id_column}
+    problems = [
+        f"column '{name}' is missing (the model was trained on it)"
+        for name in features
+        if name not in frame.columns
+    ]
+    problems += [
+        f"column '{name}' was not in the training data; remove it"
+        + (" or pass it as --id-column" if id_column is None else "")
+        for name in frame.columns
+        if name not in allowed
+    ]
+    if id_column is not None and id_column not in frame.columns:
+        problems.append(f"the id column '{id_column}' is not in the file")
+    for name, spec in features.items():
+        if name in frame.columns:
+            problems += _value_problems(frame[name], spec)
+    return problems
+
+
+def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
+    import pandas as pd
+
+    present = column.notna()
+    if spec["kind"] == "numeric":
+        numbers = pd.to_numeric(column, errors="coerce")
+        bad = present & numbers.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            return [
+                f"column '{spec['name']}' must be numeric; row {row} holds {column.iloc[row]!r}"
+            ]
+        return []
+    seen = set(spec.get("categories", []))
+    unseen = sorted({str(v) for v in column[present]} - seen)
+    if unseen:
+        return [
+            f"column '{spec['name']}' has categories not seen in training: {unseen[:5]}"
+            f" (known: {sorted(seen)[:10]})"
+        ]
+    return []

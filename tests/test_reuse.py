@@ -1,0 +1,120 @@
+"""Reusing a run from its bundle: predict with the training preprocessing, and rerun."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES, write
+
+NEW_ROWS = SAMPLES / "data" / "penguins-new.csv"
+
+
+def bundle_of(workdir: Path, experiment: str, index: int = 0) -> Path:
+    return sorted((workdir / "runs" / experiment).iterdir())[index]
+
+
+def rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture
+def csv_run(cli, workdir):
+    assert cli("run", SAMPLES / "csv-example.yaml", "model.n_estimators=20").code == 0
+    return bundle_of(workdir, "csv-example")
+
+
+def test_predict_on_the_test_split_equals_what_training_wrote(cli, csv_run):
+    result = cli("predict", csv_run, "data:test")
+    assert result.code == 0, result.text
+    predicted = rows(result.out)
+    written = rows((csv_run / "artifacts" / "predictions.csv").read_text())
+    assert [r["id"] for r in predicted] == [r["id"] for r in written]
+    assert [r["prediction"] for r in predicted] == [r["prediction"] for r in written]
+    assert [r["proba_Gentoo"] for r in predicted] == [r["proba_Gentoo"] for r in written]
+
+
+def test_predict_new_csv_writes_ids_classes_and_probabilities(cli, csv_run, workdir):
+    out = workdir / "predictions.csv"
+    result = cli("predict", "latest", NEW_ROWS, "-o", out)
+    assert result.code == 0, result.text
+    predicted = rows(out.read_text())
+    assert len(predicted) == 10
+    assert [r["id"] for r in predicted] == [str(i) for i in range(10)]
+    assert {r["prediction"] for r in predicted} <= {"Adelie", "Chinstrap", "Gentoo"}
+    for r in predicted:
+        total = sum(float(r[f"proba_{c}"]) for c in ("Adelie", "Chinstrap", "Gentoo"))
+        assert total == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_refuses_inputs_that_do_not_match_training(cli, csv_run, workdir):
+    header = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,colour\n"
+    bad = write(workdir / "bad.csv", header + "Atlantis,40,deep,200,4000,red\n")
+    result = cli("predict", csv_run, bad)
+    assert result.code == 2, result.text
+    assert "column 'colour' was not in the training data" in result.err
+    assert "column 'island' has categories not seen in training: ['Atlantis']" in result.err
+    assert "column 'bill_depth_mm' must be numeric; row 0 holds 'deep'" in result.err
+    assert "Traceback" not in result.text
+
+    missing = write(workdir / "missing.csv", "island,bill_length_mm\nDream,40\n")
+    result = cli("predict", csv_run, missing)
+    assert result.code == 2
+    assert "column 'body_mass_g' is missing" in result.err
+
+
+def test_predict_with_an_id_column(cli, csv_run, workdir):
+    text = NEW_ROWS.read_text().splitlines()
+    with_ids = [text[0] + ",penguin"] + [f"{line},p{i}" for i, line in enumerate(text[1:])]
+    source = write(workdir / "ids.csv", "\n".join(with_ids) + "\n")
+    result = cli("predict", csv_run, source, "--id-column", "penguin")
+    assert result.code == 0, result.text
+    assert [r["id"] for r in rows(result.out)][:2] == ["p0", "p1"]
+
+
+def test_predict_refuses_a_tampered_artifact(cli, csv_run):
+    model = csv_run / "artifacts" / "model.pkl"
+    model.write_bytes(model.read_bytes() + b"\0")
+    result = cli("predict", csv_run, NEW_ROWS)
+    assert result.code == 2
+    assert "was changed after the run" in result.err
+
+
+def test_predict_with_a_torch_run_uses_the_best_checkpoint(cli, workdir):
+    assert cli("run", SAMPLES / "iris-mlp.yaml", "trainer.max_epochs=4").code == 0
+    run = bundle_of(workdir, "iris-mlp")
+    result = cli("predict", run, "data:test")
+    assert result.code == 0, result.text
+    written = rows((run / "artifacts" / "predictions.csv").read_text())
+    predicted = rows(result.out)
+    assert [r["prediction"] for r in predicted] == [r["prediction"] for r in written]
+    assert [r["proba_setosa"] for r in predicted] == [r["proba_setosa"] for r in written]
+
+
+@pytest.mark.parametrize(
+    ("sample", "overrides"),
+    [("iris-sklearn.yaml", ["model.n_estimators=15"]), ("iris-mlp.yaml", ["trainer.max_epochs=3"])],
+)
+def test_rerun_reproduces_the_metrics_and_names_its_origin(cli, workdir, sample, overrides):
+    assert cli("run", SAMPLES / sample, *overrides).code == 0
+    experiment = sample.removesuffix(".yaml")
+    first = bundle_of(workdir, experiment)
+    result = cli("rerun", first)
+    assert result.code == 0, result.text
+    second = bundle_of(workdir, experiment, 1)
+    assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+    record = json.loads((second / "run.json").read_text())
+    assert record["rerun_of"] == first.name
+
+
+def test_rerun_with_overrides_changes_only_what_was_asked(cli, csv_run, workdir):
+    result = cli("rerun", csv_run, "model.max_depth=2")
+    assert result.code == 0, result.text
+    second = bundle_of(workdir, "csv-example", 1)
+    text = (second / "config.yaml").read_text()
+    assert "max_depth: 2" in text
+    assert "n_estimators: 20" in text
