@@ -43,21 +43,27 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
     return 1
 
 
-def metrics_table(metrics: dict[str, dict[str, float]], title: str | None = None) -> Any:
+def metrics_table(metrics: dict[str, Any], title: str | None = None) -> Any:
+    """Splits by metrics; k-fold results show the mean over folds and its std."""
     from rich.table import Table
 
-    names = list(dict.fromkeys(n for values in metrics.values() for n in values))
+    splits = {k: v for k, v in metrics.items() if k not in ("std", "folds")}
+    std = metrics.get("std", {})
+    names = list(dict.fromkeys(n for values in splits.values() for n in values))
     table = Table(title=title, show_edge=False, pad_edge=False)
-    table.add_column("split")
+    table.add_column("split" if not std else f"split (mean ± std of {len(metrics['folds'])})")
     for name in names:
         table.add_column(name, justify="right")
-    for split, values in metrics.items():
-        table.add_row(split, *(_fmt(values.get(n)) for n in names))
+    for split, values in splits.items():
+        cells = [_fmt(values.get(n), std.get(split, {}).get(n)) for n in names]
+        table.add_row(split, *cells)
     return table
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+def _fmt(value: float | None, spread: float | None = None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
 
 
 def is_terminal() -> bool:

@@ -26,6 +26,7 @@ def predict(
     ),
     output: Path = typer.Option(None, "-o", "--output", help="csv to write (default: stdout)"),
     id_column: str = typer.Option(None, "--id-column", help="a column of the csv to use as id"),
+    fold: str = typer.Option(None, "--fold", help="for a k-fold run: the fold's model to use"),
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
@@ -39,7 +40,8 @@ def predict(
     bundle = Bundle.open(find_run(run, runs_dir))
     config = yaml.safe_load((bundle.path / "config.yaml").read_text())
     _import_plugins(bundle, config)
-    predictor = Predictor(bundle, config["model"], bundle.read_run().get("family", "sklearn"))
+    family = bundle.read_run().get("family", "sklearn")
+    predictor = Predictor(bundle, config["model"], family, _fold(config, fold))
     if source.startswith("data:"):
         ids, X = _own_split(bundle, source.partition(":")[2])
     else:
@@ -86,6 +88,25 @@ def _import_plugins(bundle, config: dict) -> None:
         from ednax.registry import REGISTRY
 
         REGISTRY.import_modules(config["imports"])
+
+
+def _fold(config: dict, fold: str | None) -> str:
+    """The fold whose model predicts: none for a holdout run, one named for a k-fold run."""
+    from ednax.errors import UsageError
+
+    evaluation = config.get("evaluation") or {"strategy": "holdout"}
+    if evaluation["strategy"] == "holdout":
+        if fold:
+            raise UsageError("--fold is for k-fold runs; this run used a holdout split")
+        return ""
+    folds = evaluation["folds"] * evaluation.get("repeats", 1)
+    names = [f"fold-{k}" for k in range(folds)]
+    if fold not in names:
+        raise UsageError(
+            f"this run trained one model per fold ({evaluation['strategy']}); "
+            f"choose one with --fold {names[0]} (folds: {', '.join(names)})"
+        )
+    return fold
 
 
 def _own_split(bundle, split: str):

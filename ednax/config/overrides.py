@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,13 @@ class OverridePlan:
 
 
 def _within(path: str, prefix: str) -> bool:
+    path, prefix = _bracketed(path), _bracketed(prefix)
     return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def _bracketed(path: str) -> str:
+    """`preprocess.0.columns` as error messages print it: `preprocess[0].columns`."""
+    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", path)
 
 
 def group_dirs(config_dir: Path) -> list[Path]:
@@ -102,7 +109,7 @@ def plan_overrides(
     problems: list[Problem] = []
     for text in overrides:
         try:
-            override = parser.parse_overrides([text])[0]
+            override = parser.parse_overrides([_dotted_indices(text)])[0]
         except OverrideParseException as exc:
             problems.append(_parse_problem(text, exc))
             continue
@@ -166,6 +173,13 @@ def _switch(section, name, text, class_only, config_dir, class_names) -> Switch:
             hint=Suggestions(sorted(set(choices))).hint(name, f"{section} choice"),
         )
     )
+
+
+def _dotted_indices(text: str) -> str:
+    """`preprocess[0].with_mean=x` (how errors print key paths) as Hydra spells it,
+    `preprocess.0.with_mean=x`."""
+    key, sep, value = text.partition("=")
+    return re.sub(r"\[(\d+)\]", r".\1", key) + sep + value
 
 
 def _parse_problem(text: str, exc: Exception) -> Problem:

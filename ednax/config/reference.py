@@ -67,7 +67,8 @@ def index_markdown(registry: Registry) -> str:
     for kind in KINDS:
         names = ", ".join(f"`{n}`" for n in registry.names(kind))
         lines.append(f"- [{kind}]({kind}.md): {names}")
-    lines.append("- [sections](sections.md): `experiment`, `metrics`")
+    fixed = ", ".join(f"`{name}`" for name in FIXED_SECTIONS)
+    lines.append(f"- [sections](sections.md): {fixed}")
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,7 @@ SECTION_ORDER = (
     "scheduler",
     "trainer",
     "save",
+    "evaluation",
     "metrics",
 )
 TORCH_ONLY = ("weights", "loss", "optimizer", "scheduler")
@@ -120,6 +121,7 @@ class Resolver:
         self._resolve_step("model")
         self._resolve_family_steps()
         self._resolve_step("save", default_type="bundle")
+        self._resolve_evaluation()
         self._resolve_metrics()
         if self.problems:
             raise ConfigError(self.problems)
@@ -353,6 +355,22 @@ class Resolver:
             self.problems.extend(self.composed.locate(p) for p in exc.problems)
             return None
 
+    def _resolve_evaluation(self) -> None:
+        values, issues = check_fixed("evaluation", self.raw.get("evaluation"))
+        for issue in issues:
+            self.fail(_join("evaluation", issue.loc), issue.message, issue.hint)
+        if issues:
+            return
+        if values["random_state"] is None:
+            values["random_state"] = self.seed
+        if values["strategy"] == "stratified_kfold" and self.task == "regression":
+            self.fail(
+                "evaluation.strategy",
+                "stratified_kfold needs class labels; this is a regression task",
+                "use kfold or repeated_kfold",
+            )
+        self.out["evaluation"] = values
+
     def _resolve_metrics(self) -> None:
         values, issues = check_fixed("metrics", self.raw.get("metrics"))
         for issue in issues:
@@ -397,7 +415,8 @@ class Resolver:
 
     def _monitor_split(self) -> str:
         data = self.out.get("data", {})
-        return "val" if data.get("val", 0.2) else "train"
+        folds = self.out.get("evaluation", {}).get("strategy", "holdout") != "holdout"
+        return "val" if folds or data.get("val", 0.2) else "train"
 
     def _check_monitor(self, values: dict[str, Any]) -> None:
         split, _, name = values["monitor"].partition("/")

@@ -47,8 +47,27 @@ class MetricsSection(BaseModel):
     )
 
 
+class EvaluationSection(BaseModel):
+    """How the model is scored: one holdout split, or k folds over the train and val rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["holdout", "kfold", "stratified_kfold", "repeated_kfold"] = Field(
+        "holdout",
+        description="holdout: the data step's splits; the k-fold kinds pool train and val "
+        "(repeated_kfold is stratified for classification)",
+    )
+    folds: int = Field(5, ge=2, description="number of folds (k)")
+    repeats: int = Field(1, ge=1, description="repetitions of the k folds (repeated_kfold)")
+    shuffle: bool = Field(True, description="shuffle rows before cutting folds")
+    random_state: int | None = Field(
+        None, description="seed of the fold split; filled from experiment.seed unless set"
+    )
+
+
 FIXED_SECTIONS: dict[str, type[BaseModel]] = {
     "experiment": ExperimentSection,
+    "evaluation": EvaluationSection,
     "metrics": MetricsSection,
 }
 

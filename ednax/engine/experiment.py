@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from ednax.engine.build import build
-from ednax.engine.spec import ResolvedConfig
+from ednax.engine.evaluation import aggregate, folds
+from ednax.engine.preprocessing import PreprocessCache, prepare
+from ednax.engine.spec import ResolvedConfig, digest
 from ednax.errors import ConfigError, EdnaxError, RunError
 from ednax.runs.bundle import Bundle
 from ednax.runs.provenance import class_versions
-from ednax.steps.base import Dataset, Split
+from ednax.steps.base import Dataset
 
 PACKAGES = (
     "ednax",
@@ -78,6 +80,7 @@ class Experiment:
         bundle: Bundle | None = None,
         resume_from: Path | None = None,
         lineage: dict | None = None,
+        cache: bool = True,
     ):
         self.config = config
         self.command = command or sys.argv
@@ -89,6 +92,8 @@ class Experiment:
         self.bundle = bundle
         self.resume_from = resume_from
         self.lineage = lineage or {}
+        cache_root = Path(config.experiment["runs_dir"]) / ".cache" / "preprocess"
+        self.cache = PreprocessCache(cache_root if cache else None)
 
     def say(self, line: str) -> None:
         """Tell the user, and keep it in log.txt."""
@@ -164,19 +169,30 @@ class Experiment:
         self.bundle.log(traceback.format_exc())
         self.bundle.finish(status, error=reason)
 
-    def _run_steps(self) -> dict[str, dict[str, float]]:
+    def _run_steps(self) -> dict[str, Any]:
         cfg = self.config
         seed_everything(cfg.seed)
         self.say(f"run {self.bundle.run_id}: {cfg.experiment['name']} ({cfg.family})")
         dataset = self._load_data()
-        dataset = self._preprocess(dataset)
-        if cfg.family == "torch":
+        per_fold = {}
+        for fold, data in folds(dataset, cfg["evaluation"]):
+            if fold:
+                self.say(
+                    f"{fold}: train {len(data.splits['train'])}, val {len(data.splits['val'])}"
+                )
+            per_fold[fold] = self._fit(self._preprocess(data, fold), fold)
+        return aggregate(per_fold)
+
+    def _fit(self, dataset: Dataset, fold: str) -> dict[str, dict[str, float]]:
+        prefix = f"{fold}/" if fold else ""
+        if self.config.family == "torch":
             from ednax.engine.torch import fit_torch_model
 
-            return fit_torch_model(self, dataset, resume_from=self.resume_from)
+            resume_from = None if fold else self.resume_from
+            return fit_torch_model(self, dataset, resume_from=resume_from, fold=fold)
         from ednax.engine.sklearn import fit_estimator
 
-        return fit_estimator(self, dataset)
+        return fit_estimator(self, dataset, prefix=prefix)
 
     def _load_data(self) -> Dataset:
         section = self.config["data"]
@@ -188,33 +204,20 @@ class Experiment:
         self.bundle.write_artifact_text("data_schema.json", _data_schema(dataset))
         return dataset
 
-    def _preprocess(self, dataset: Dataset) -> Dataset:
-        """Fit the preprocessing on train only and apply it to every split.
-
-        An empty list still runs the pipeline: it turns features into a float64 matrix and
-        reports text columns that nothing encodes.
-        """
-        from ednax.steps.preprocess import make_pipeline, output_feature_names
-
+    def _preprocess(self, dataset: Dataset, fold: str = "") -> Dataset:
+        """Fit the preprocessing on train only (or take it from the cache) and apply it to
+        every split. An empty list still runs the pipeline: it turns features into a float64
+        matrix and reports text columns that nothing encodes."""
         steps = self.config.get("preprocess") or []
-        instances = [build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
-        pipeline = make_pipeline(instances, dataset.feature_names)
-        pipeline.fit(dataset.splits["train"].X)
-        self.bundle.save_artifact("preprocess.pkl", pipeline)
+        fold_key = f"{fold}:{digest(self.config['evaluation'])}" if fold else ""
+        key = self.cache.key(self.config["data"], dataset.fingerprint, steps, fold_key)
+        prepared = prepare(dataset, steps, self.cache, key)
+        prefix = f"{fold}/" if fold else ""
+        self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
+        how = "from the cache" if prepared.cached else "fit on train"
         if steps:
-            self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + " (fit on train)")
-        splits = {
-            name: Split(np.asarray(pipeline.transform(s.X), dtype=np.float64), s.y, s.ids)
-            for name, s in dataset.splits.items()
-        }
-        names = output_feature_names(pipeline, dataset.feature_names)
-        return _replace(dataset, splits=splits, feature_names=names)
-
-
-def _replace(dataset: Dataset, **changes: Any) -> Dataset:
-    from dataclasses import replace
-
-    return replace(dataset, **changes)
+            self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + f" ({how})")
+        return prepared.dataset
 
 
 def _data_schema(dataset: Dataset) -> str:

@@ -53,10 +53,11 @@ class Predictions:
 class Predictor:
     """A bundle's fitted preprocessing and model, checked and loaded once."""
 
-    def __init__(self, bundle: Bundle, model_section: dict[str, Any], family: str):
+    def __init__(self, bundle: Bundle, model_section: dict[str, Any], family: str, fold: str = ""):
         self.bundle = bundle
         self.model_section = model_section
         self.family = family
+        self.prefix = f"{fold}/" if fold else ""
         self.record = bundle.read_run()
         self.schema = json.loads(self.verified("data_schema.json").read_text())
 
@@ -84,7 +85,7 @@ class Predictor:
         return path
 
     def predict(self, X: np.ndarray, ids: list[Any]) -> Predictions:
-        pipeline = _unpickle(self.verified("preprocess.pkl"))
+        pipeline = _unpickle(self.verified(self.prefix + "preprocess.pkl"))
         X = np.asarray(pipeline.transform(X), dtype=np.float64)
         if self.family == "torch":
             values, proba = self._predict_torch(X)
@@ -93,7 +94,7 @@ class Predictor:
         return Predictions(ids, values, proba, self.schema.get("classes"))
 
     def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        estimator = _unpickle(self.verified("model.pkl"))
+        estimator = _unpickle(self.verified(self.prefix + "model.pkl"))
         proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
         return estimator.predict(X), proba
 
@@ -122,7 +123,7 @@ class Predictor:
 
     def _checkpoint(self) -> Path:
         recorded = self.record.get("artifacts", {})
-        for name in ("best.ckpt", "last.ckpt"):
+        for name in (self.prefix + "best.ckpt", self.prefix + "last.ckpt"):
             if name in recorded:
                 return self.verified(name)
         raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from ednax.engine.experiment import Experiment
 
 
-def fit_estimator(experiment: Experiment, dataset: Dataset) -> dict[str, dict[str, float]]:
+def fit_estimator(
+    experiment: Experiment, dataset: Dataset, prefix: str = ""
+) -> dict[str, dict[str, float]]:
     cfg = experiment.config
     model_section = cfg["model"]
     estimator = build("model", model_section).build(dataset.task)
@@ -30,10 +32,10 @@ def fit_estimator(experiment: Experiment, dataset: Dataset) -> dict[str, dict[st
         if "test" in dataset.splits:
             outputs["test"] = _predict(estimator, dataset.splits["test"].X)
     results = {name: score(metrics, dataset.splits[name].y, *outputs[name]) for name in outputs}
-    _save(experiment, estimator, dataset, outputs.get("test"))
+    _save(experiment, estimator, dataset, outputs.get("test"), prefix)
     for split, values in results.items():
         shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
-        experiment.note(f"{split}: {shown}")
+        experiment.note(f"{prefix}{split}: {shown}")
     return results
 
 
@@ -66,15 +68,19 @@ def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
 
 
 def _save(
-    experiment: Experiment, estimator: Any, dataset: Dataset, test_output: tuple | None
+    experiment: Experiment,
+    estimator: Any,
+    dataset: Dataset,
+    test_output: tuple | None,
+    prefix: str,
 ) -> None:
     save = experiment.config["save"]
     bundle = experiment.bundle
     if save.get("model", True):
-        bundle.save_artifact("model.pkl", estimator)
+        bundle.save_artifact(f"{prefix}model.pkl", estimator)
     if save.get("predictions", True) and test_output is not None:
         y_pred, proba = test_output
         bundle.write_artifact_text(
-            "predictions.csv",
+            f"{prefix}predictions.csv",
             predictions_csv(dataset.splits["test"], y_pred, proba, dataset.classes),
         )

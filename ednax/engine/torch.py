@@ -18,12 +18,19 @@ CHECKPOINTS = ("best.ckpt", "last.ckpt")
 
 
 def fit_torch_model(
-    experiment: Experiment, dataset: Dataset, resume_from: Path | None = None
+    experiment: Experiment, dataset: Dataset, resume_from: Path | None = None, fold: str = ""
 ) -> dict[str, dict[str, float]]:
+    """Train; with k-fold, each fold's checkpoints go to artifacts/<fold>/ and its epochs
+    into history.csv with a fold column."""
     from ednax.engine.lightning.fit import fit_torch
 
     cfg = experiment.config
     bundle = experiment.bundle
+    prefix = f"{fold}/" if fold else ""
+
+    def record(row: dict) -> None:
+        bundle.append_history({"fold": fold, **row} if fold else row)
+
     result = fit_torch(
         dataset=dataset,
         sections={s: cfg[s] for s in TORCH_SECTIONS if s in cfg.data},
@@ -31,23 +38,24 @@ def fit_torch_model(
         monitor=cfg["metrics"]["monitor"],
         mode=cfg["metrics"]["mode"],
         seed=cfg.seed,
-        artifacts_dir=bundle.artifacts_dir,
-        on_epoch_end=bundle.append_history,
+        artifacts_dir=bundle.artifacts_dir / prefix,
+        on_epoch_end=record,
         resume_from=resume_from,
         callbacks=experiment.callbacks,
         log=experiment.say,
     )
-    bundle.write_history(result.history)
+    if not fold:
+        bundle.write_history(result.history)  # the checkpoint's record, resumed epochs included
     for name in CHECKPOINTS:
-        if (bundle.artifacts_dir / name).exists():
-            bundle.add_artifact_file(name)
+        if (bundle.artifacts_dir / prefix / name).exists():
+            bundle.add_artifact_file(prefix + name)
     test = dataset.splits.get("test")
     if cfg["save"].get("predictions", True) and test is not None:
         y_pred, proba = result.predictions["test"]
         bundle.write_artifact_text(
-            "predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
+            f"{prefix}predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
         )
-    experiment.note(f"trained {result.epochs_run} epochs")
+    experiment.note(f"{prefix}trained {result.epochs_run} epochs")
     return result.metrics
 
 
