@@ -60,6 +60,10 @@ class UnreadableSignature(Exception):
 def _type_namespace() -> dict[str, Any]:
     ns: dict[str, Any] = {name: getattr(typing, name) for name in typing.__all__}
     ns.update({"Path": pathlib.Path, "typing": typing})
+    # Value bounds a class may put in its annotations: Annotated[float, Gt(0)].
+    import annotated_types
+
+    ns.update({n: getattr(annotated_types, n) for n in ("Gt", "Ge", "Lt", "Le", "Interval")})
     ns.update(
         {
             b: __builtins__[b] if isinstance(__builtins__, dict) else getattr(__builtins__, b)
@@ -166,8 +170,8 @@ def _params_of(
     for arg, default_node in pairs:
         annotation = _eval_annotation(arg.annotation, namespace)
         text = ast.unparse(arg.annotation) if arg.annotation else "Any"
-        if _names_in(arg.annotation) & aliases:
-            text = type_text(annotation)  # show what the alias stands for
+        if _names_in(arg.annotation) & (aliases | {"Annotated"}):
+            text = type_text(annotation)  # what an alias stands for; bounds as > 0
         params[arg.arg] = Param(
             name=arg.arg,
             annotation=annotation,
@@ -242,9 +246,26 @@ def type_text(annotation: Any) -> str:
         return "None"
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return " | ".join(type_text(a) for a in typing.get_args(annotation))
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *bounds = typing.get_args(annotation)
+        limits = [_bound_text(b) for b in bounds]
+        return f"{type_text(base)} ({', '.join(t for t in limits if t)})"
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__name__
     return re.sub(r"\btyping\.", "", repr(annotation))
+
+
+_BOUND_SIGNS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _bound_text(bound: Any) -> str:
+    """`Gt(gt=0)` as `> 0`; `Interval(ge=0, lt=1)` as `>= 0, < 1`."""
+    parts = [
+        f"{sign} {getattr(bound, name)}"
+        for name, sign in _BOUND_SIGNS.items()
+        if getattr(bound, name, None) is not None
+    ]
+    return ", ".join(parts)
 
 
 def _first_line(doc: str) -> str:

@@ -123,6 +123,7 @@ class Resolver:
         self._resolve_step("save", default_type="bundle")
         self._resolve_evaluation()
         self._resolve_metrics()
+        self._resolve_early_stopping()
         if self.problems:
             raise ConfigError(self.problems)
         ordered = {k: self.out[k] for k in SECTION_ORDER if k in self.out}
@@ -200,6 +201,7 @@ class Resolver:
             return
         self._resolve_step("weights", default_type="none")
         self._resolve_step("loss", default_type=DEFAULT_LOSS.get(self.task or ""))
+        self._check_task_fit("loss")
         self._resolve_step("optimizer", default_type="adam")
         self._resolve_step("scheduler", default_type="none")
         self._resolve_step("trainer", default_type="lightning")
@@ -225,6 +227,25 @@ class Resolver:
                 f"use trainer '{'sklearn' if self.family == 'sklearn' else 'lightning'}'",
             )
 
+    def _check_task_fit(self, kind: str) -> None:
+        """A class that declares the `tasks` it serves (losses do) must serve this one."""
+        section = self.out.get(kind)
+        if section is None or self.task is None:
+            return
+        tasks = getattr(self.registry.get(kind, section["type"]).load(), "tasks", None)
+        if tasks and self.task not in tasks:
+            fitting = [
+                e.name
+                for e in self.registry.entries(kind)
+                if self.task in getattr(e.load(), "tasks", (self.task,))
+            ]
+            self.fail(
+                f"{kind}.type",
+                f"{kind} '{section['type']}' is for {' or '.join(tasks)}; "
+                f"the data is a {self.task} task",
+                f"{self.task} {kind}es: {', '.join(fitting)}" if fitting else None,
+            )
+
     def _check_trainer_values(self, section: dict[str, Any]) -> None:
         """A trainer may check values beyond their types (`problems()`): bounds, keys of a
         nested option such as early_stopping. Trainer classes are light to import."""
@@ -233,6 +254,15 @@ class Resolver:
             return
         instance = cls(**{k: v for k, v in section.items() if k != "type"})
         self.problems.extend(self.composed.locate(p) for p in instance.problems())
+        module = section.get("module")
+        if module is not None and module not in self.registry.names("module"):
+            self.fail(
+                "trainer.module",
+                f"no train loop (module) named '{module}'",
+                Suggestions(self.registry.names("module")).hint(module, "module")
+                or "register a LightningModule with @register('module', name) "
+                "and list its file in imports: (see docs/plugins.md)",
+            )
 
     def _resolve_preprocess(self) -> None:
         raw = self.raw.get("preprocess", [])
@@ -397,6 +427,33 @@ class Resolver:
         if values["monitor"]:
             self._check_monitor(values)
         self.out["metrics"] = values
+
+    def _resolve_early_stopping(self) -> None:
+        """Write early stopping out in full: its monitor defaults to the experiment's, and its
+        mode to that monitor's direction (min for a loss, the metric's otherwise)."""
+        trainer, metrics = self.out.get("trainer", {}), self.out.get("metrics")
+        stopping = trainer.get("early_stopping")
+        if not isinstance(stopping, dict) or not metrics or self.problems:
+            return
+        monitor = stopping.get("monitor") or metrics["monitor"]
+        split, _, name = str(monitor).partition("/")
+        allowed = [*metrics["names"], "loss"]
+        if split not in ("train", "val") or name not in allowed:
+            choices = [f"{s}/{n}" for s in ("val", "train") for n in allowed]
+            self.fail(
+                "trainer.early_stopping.monitor",
+                f"cannot stop early on '{monitor}': it is not logged by this run",
+                Suggestions(choices).hint(str(monitor), "monitor"),
+            )
+            return
+        same = monitor == metrics["monitor"]
+        mode = stopping.get("mode") or (metrics["mode"] if same else self._default_mode(name))
+        trainer["early_stopping"] = {
+            "monitor": monitor,
+            "mode": mode,
+            "patience": stopping.get("patience", 10),
+            "min_delta": stopping.get("min_delta", 0.0),
+        }
 
     def _check_metric_task(self, index: int, name: str) -> None:
         metric = self.registry.get("metric", name).load()

@@ -9,7 +9,9 @@ register an `nn.Module` loss directly; it receives the same `(outputs, targets)`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Interval
 
 from ednax.errors import ConfigError, Problem
 from ednax.steps.base import Step
@@ -30,10 +32,12 @@ class CrossEntropy(Step):
         Number of classes (supplied by the engine).
     """
 
+    tasks = ("classification",)
+
     def __init__(
         self,
         *,
-        label_smoothing: float = 0.0,
+        label_smoothing: Annotated[float, Interval(ge=0, le=1)] = 0.0,
         class_weights: list[float] | None = None,
         task: str = "classification",
         num_classes: int | None = None,
@@ -69,6 +73,8 @@ class BCEWithLogits(Step):
         The data's task (supplied by the engine); for regression the targets must lie in [0, 1].
     """
 
+    tasks = ("classification", "regression")
+
     def __init__(self, *, task: str = "classification"):
         self.task = task
 
@@ -88,6 +94,8 @@ class MSE(Step):
         The data's task (supplied by the engine).
     """
 
+    tasks = ("regression",)
+
     def __init__(self, *, task: str = "regression"):
         self.task = task
 
@@ -106,6 +114,8 @@ class L1(Step):
     task : str
         The data's task (supplied by the engine).
     """
+
+    tasks = ("regression",)
 
     def __init__(self, *, task: str = "regression"):
         self.task = task
@@ -127,6 +137,8 @@ class Huber(Step):
     task : str
         The data's task (supplied by the engine).
     """
+
+    tasks = ("regression",)
 
     def __init__(self, *, delta: float = 1.0, task: str = "regression"):
         self.delta = delta

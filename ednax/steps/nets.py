@@ -8,9 +8,10 @@ shape (n, out_features): class logits for classification, one column for regress
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from annotated_types import Interval
 from torch import nn
 
 Activation = Literal["relu", "gelu", "tanh", "sigmoid", "silu", "leaky_relu", "elu"]
@@ -51,7 +52,7 @@ class MLP(nn.Module):
         *,
         hidden: list[int] = (64, 64),
         activation: Activation = "relu",
-        dropout: float = 0.0,
+        dropout: Annotated[float, Interval(ge=0, lt=1)] = 0.0,
         batch_norm: bool = False,
         in_features: int,
         out_features: int,
@@ -130,7 +131,7 @@ class CNN(nn.Module):
         pooling: Pooling = "max",
         activation: Activation = "relu",
         batch_norm: bool = False,
-        dropout: float = 0.0,
+        dropout: Annotated[float, Interval(ge=0, lt=1)] = 0.0,
         in_features: int,
         out_features: int,
         input_shape: tuple[int, ...] | None = None,

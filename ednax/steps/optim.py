@@ -8,7 +8,9 @@ reports as a config error on the offending key (`optimizer.lr`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt
 
 from ednax.steps.base import Step
 
@@ -35,10 +37,10 @@ class Adam(Step):
     def __init__(
         self,
         *,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
+        lr: Annotated[float, Gt(0)] = 1e-3,
+        weight_decay: Annotated[float, Ge(0)] = 0.0,
         betas: list[float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        eps: Annotated[float, Gt(0)] = 1e-8,
         amsgrad: bool = False,
         params: Any = None,
     ):
@@ -84,10 +86,10 @@ class AdamW(Step):
     def __init__(
         self,
         *,
-        lr: float = 1e-3,
-        weight_decay: float = 0.01,
+        lr: Annotated[float, Gt(0)] = 1e-3,
+        weight_decay: Annotated[float, Ge(0)] = 0.01,
         betas: list[float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        eps: Annotated[float, Gt(0)] = 1e-8,
         amsgrad: bool = False,
         params: Any = None,
     ):
@@ -133,11 +135,11 @@ class SGD(Step):
     def __init__(
         self,
         *,
-        lr: float = 0.01,
-        momentum: float = 0.0,
+        lr: Annotated[float, Gt(0)] = 0.01,
+        momentum: Annotated[float, Ge(0)] = 0.0,
         nesterov: bool = False,
         dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        weight_decay: Annotated[float, Ge(0)] = 0.0,
         params: Any = None,
     ):
         self.lr = lr
@@ -184,12 +186,12 @@ class RMSprop(Step):
     def __init__(
         self,
         *,
-        lr: float = 0.01,
+        lr: Annotated[float, Gt(0)] = 0.01,
         alpha: float = 0.99,
-        momentum: float = 0.0,
-        eps: float = 1e-8,
+        momentum: Annotated[float, Ge(0)] = 0.0,
+        eps: Annotated[float, Gt(0)] = 1e-8,
         centered: bool = False,
-        weight_decay: float = 0.0,
+        weight_decay: Annotated[float, Ge(0)] = 0.0,
         params: Any = None,
     ):
         self.lr = lr
