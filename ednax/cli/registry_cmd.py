@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
 
 def registry(
     kind: str = typer.Argument(None, help="one kind (data, model, ...); all when omitted"),
+    config: Path = typer.Option(
+        None, "--config", help="also list the classes this config's imports: register"
+    ),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> int:
     """List registered classes of each kind with their parameters."""
@@ -23,6 +26,12 @@ def registry(
 
     from ednax.config.reference import default_text
     from ednax.registry import KINDS, REGISTRY
+
+    if config is not None:
+        from ednax.config.resolve import import_plugins
+        from ednax.config.source import read_source
+
+        import_plugins(read_source(config), REGISTRY)
 
     kinds = [kind] if kind else list(KINDS)
     out = console()

@@ -53,13 +53,13 @@ def load_config(
     registry: Registry = REGISTRY,
 ) -> ResolvedConfig:
     source = read_source(config_file)
-    _import_plugins(source, registry)
+    import_plugins(source, registry)
     class_names = {s: registry.names(s) for s in STEP_SECTIONS}
     composed = compose(source, overrides, class_names=class_names, multirun=multirun)
     return Resolver(composed, registry).resolve()
 
 
-def _import_plugins(source: SourceFile, registry: Registry) -> None:
+def import_plugins(source: SourceFile, registry: Registry) -> None:
     """Import the config's `imports:` (beside the config file, or installed)."""
     folder = str(source.path.parent)
     if folder not in sys.path:
@@ -68,28 +68,41 @@ def _import_plugins(source: SourceFile, registry: Registry) -> None:
     for i, name in enumerate(source.imports):
         try:
             registry.import_modules([name])
-        except ModuleNotFoundError as exc:
+        except Exception as exc:
+            message, hint = _import_failure(name, exc)
             problems.append(
                 Problem(
-                    f"cannot import the module '{name}': {exc}",
+                    message,
                     path=f"imports[{i}]",
                     file=source.name,
                     line=source.line_of(f"imports[{i}]"),
-                    hint=f"put {name.replace('.', '/')}.py beside the config file, or install "
-                    "the package that provides it",
-                )
-            )
-        except RegistryError as exc:
-            problems.append(
-                Problem(
-                    str(exc),
-                    path=f"imports[{i}]",
-                    file=source.name,
-                    line=source.line_of(f"imports[{i}]"),
+                    hint=hint,
                 )
             )
     if problems:
         raise ConfigError(problems)
+
+
+def _import_failure(name: str, exc: Exception) -> tuple[str, str | None]:
+    """What to tell the user about a plugin module that did not import."""
+    if isinstance(exc, RegistryError):
+        return str(exc), None
+    if isinstance(exc, ModuleNotFoundError):
+        if exc.name is not None and name.startswith(exc.name):
+            where = f"put {name.replace('.', '/')}.py beside the config file, or install it"
+            return f"cannot import the module '{name}': {exc}", where
+        return f"cannot import the module '{name}': {exc}", (
+            f"'{name}' imports '{exc.name}', which is not installed"
+        )
+    if isinstance(exc, SyntaxError):
+        return (
+            f"the module '{name}' has a syntax error: {exc.msg} ({exc.filename}:{exc.lineno})",
+            None,
+        )
+    return (
+        f"importing the module '{name}' failed: {type(exc).__name__}: {exc}",
+        "run with --debug for the traceback",
+    )
 
 
 class Resolver:
@@ -255,7 +268,9 @@ class Resolver:
         instance = cls(**{k: v for k, v in section.items() if k != "type"})
         self.problems.extend(self.composed.locate(p) for p in instance.problems())
         module = section.get("module")
-        if module is not None and module not in self.registry.names("module"):
+        if module in self.registry.names("module"):
+            self.classes["trainer.module"] = self.registry.get("module", module).target
+        elif module is not None:
             self.fail(
                 "trainer.module",
                 f"no train loop (module) named '{module}'",

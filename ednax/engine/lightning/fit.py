@@ -112,7 +112,7 @@ def fit_torch(
     module_class = _module_class(options.module, registry)
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     progress = _progress_mode(options.progress)
-    with quiet_lightning():
+    with quiet_lightning(), _process_state_restored():
         pl.seed_everything(seed, workers=True, verbose=False)
         model = assemble.build_model(dataset, sections["model"], registry)
         if resume_from is None:
@@ -165,6 +165,24 @@ def quiet_lightning() -> Iterator[None]:
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Lightning's `deterministic=True` switches torch to deterministic algorithms for the
+    whole process and sets CUBLAS_WORKSPACE_CONFIG; put both back after the fit, so that
+    whatever runs next in the process (another trial of a sweep, say) starts as it was."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        if cublas is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
 
 
 def _log_note(log: Callable[[str], None], note: str | None) -> None:
