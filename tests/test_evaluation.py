@@ -170,3 +170,13 @@ def test_stratified_kfold_on_regression_is_a_config_error(cli):
     assert result.code == 2
     assert "evaluation.strategy" in result.err
     assert "regression" in result.err
+
+
+def test_no_cache_fits_afresh_and_stores_nothing(cli, workdir):
+    cache = workdir / "runs" / ".cache" / "preprocess"
+    assert cli("run", SAMPLES / "iris-sklearn.yaml", "model.n_estimators=5", "--no-cache").code == 0
+    assert not cache.exists() or not any(cache.iterdir())
+    assert cli("run", SAMPLES / "iris-sklearn.yaml", "model.n_estimators=5").code == 0
+    result = cli("run", SAMPLES / "iris-sklearn.yaml", "model.n_estimators=5", "--no-cache")
+    assert result.code == 0, result.text
+    assert "(fit on train)" in log_of(only_bundle(workdir, "iris-sklearn"))

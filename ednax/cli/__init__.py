@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ednax.cli import registry_cmd, reuse_cmd, run_cmd
+from ednax.cli import diff_cmd, plot_cmd, registry_cmd, reuse_cmd, run_cmd, runs_cmd
 
 app = typer.Typer(
     name="ednax",
@@ -18,6 +18,9 @@ app = typer.Typer(
 run_cmd.register(app)
 registry_cmd.register(app)
 reuse_cmd.register(app)
+runs_cmd.register(app)
+diff_cmd.register(app)
+plot_cmd.register(app)
 
 
 def entry() -> None:

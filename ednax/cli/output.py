@@ -7,7 +7,7 @@ import traceback
 from functools import lru_cache
 from typing import Any
 
-from ednax.errors import ConfigError, EdnaxError
+from ednax.errors import ConfigError, EdnaxError, UsageError, did_you_mean
 
 
 @lru_cache(maxsize=2)
@@ -45,25 +45,9 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
 
 def metrics_table(metrics: dict[str, Any], title: str | None = None) -> Any:
     """Splits by metrics; k-fold results show the mean over folds and its std."""
-    from rich.table import Table
+    from ednax.runs.details import metrics_table as table
 
-    splits = {k: v for k, v in metrics.items() if k not in ("std", "folds")}
-    std = metrics.get("std", {})
-    names = list(dict.fromkeys(n for values in splits.values() for n in values))
-    table = Table(title=title, show_edge=False, pad_edge=False)
-    table.add_column("split" if not std else f"split (mean ± std of {len(metrics['folds'])})")
-    for name in names:
-        table.add_column(name, justify="right")
-    for split, values in splits.items():
-        cells = [_fmt(values.get(n), std.get(split, {}).get(n)) for n in names]
-        table.add_row(split, *cells)
-    return table
-
-
-def _fmt(value: float | None, spread: float | None = None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
+    return table(metrics, title)
 
 
 def is_terminal() -> bool:
@@ -89,3 +73,45 @@ def command(function):
         raise typer.Exit(code or 0)
 
     return wrapper
+
+
+def table_console():
+    """The terminal's console; off a terminal, one wide enough that tables never wrap."""
+    if is_terminal():
+        return console()
+    from rich.console import Console
+
+    return Console(width=10_000, highlight=False, soft_wrap=True)
+
+
+def write_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_text(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def usage_error(message: str) -> UsageError:
+    return UsageError(message)
+
+
+def choice(value: str, choices: tuple[str, ...], option: str) -> str:
+    """`value` if it is one of `choices`, else a usage error naming them."""
+    if value in choices:
+        return value
+    hint = did_you_mean(value, choices, "value")
+    raise usage_error(
+        f"{option} '{value}' is not one of {', '.join(choices)}"
+        + (f"; {hint}" if hint and "did you mean" in hint else "")
+    )
+
+
+def comma_choices(values: list[str] | None, choices: tuple[str, ...], option: str) -> set[str]:
+    """The values of a repeatable option that also takes a,b lists, each one of `choices`."""
+    wanted = {v.strip() for value in values or [] for v in value.split(",") if v.strip()}
+    for value in wanted:
+        choice(value, choices, option)
+    return wanted

@@ -13,6 +13,7 @@ OVERRIDES = typer.Argument(
     None, help="Hydra overrides: key=value, section=class, +key=value, ~key", show_default=False
 )
 DEBUG = typer.Option(False, "--debug", help="show tracebacks")
+NO_CACHE = "EDNAX_NO_CACHE"
 
 
 def register(app: typer.Typer) -> None:
@@ -24,12 +25,30 @@ def register(app: typer.Typer) -> None:
 def run(
     config: Path = CONFIG,
     overrides: list[str] = OVERRIDES,
+    multirun: bool = typer.Option(
+        False,
+        "-m",
+        "--multirun",
+        help="sweep: one run per combination of the overrides' values (a=1,2 b=x,y), "
+        "or the Optuna search of a config with hydra/sweeper=ednax_optuna",
+    ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="print the fully resolved config and stop"
+        False, "--dry-run", help="print the fully resolved config (with -m: the jobs) and stop"
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="fit the preprocessing afresh; neither read nor fill the cache"
     ),
     debug: bool = DEBUG,
 ) -> int:
     """Run an experiment: compose, validate, train, and write a run bundle."""
+    if no_cache:
+        import os
+
+        os.environ[NO_CACHE] = "1"  # an environment variable reaches sweep jobs' processes too
+    if multirun:
+        from ednax.cli.sweep_cmd import run_multirun
+
+        return run_multirun(config, overrides or [], dry_run=dry_run, command=_command())
     from ednax.config.resolve import load_config
 
     resolved = load_config(config, overrides or [])

@@ -45,6 +45,7 @@ class SourceFile:
     top_keys: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     uses_hydra_resolver: bool = False
+    composes_configs: bool = False
     content: dict = field(default_factory=dict)
 
     @property
@@ -112,6 +113,7 @@ def read_source(path: str | Path) -> SourceFile:
     source.content = _construct(root)
     source.top_keys = [k.value for k, _ in root.value]
     source.default_groups = _default_groups(root)
+    source.composes_configs = _composes_configs(root)
     source.imports = _imports(root)
     source.uses_hydra_resolver = "${hydra:" in text
     return source
@@ -192,6 +194,27 @@ def _default_groups(root: yaml.MappingNode) -> set[str]:
                     else:
                         groups.add(name.removeprefix("override ").strip())
     return groups
+
+
+def _composes_configs(root: yaml.MappingNode) -> bool:
+    """Whether the defaults list brings in any config: anything but `_self_` and choices
+    of Hydra's own groups (`override hydra/sweeper: ...`), which shape sweeps, not the
+    experiment's content."""
+    for key, value in root.value:
+        if key.value != "defaults" or not isinstance(value, yaml.SequenceNode):
+            continue
+        for item in value.value:
+            if isinstance(item, yaml.ScalarNode):
+                if item.value != "_self_":
+                    return True
+            elif isinstance(item, yaml.MappingNode):
+                for k, _ in item.value:
+                    name = str(k.value).removeprefix("override ").strip().lstrip("+~")
+                    if not name.startswith("hydra/"):
+                        return True
+            else:
+                return True
+    return False
 
 
 def _sibling_hint(file: Path) -> str | None:

@@ -80,7 +80,7 @@ class Experiment:
         bundle: Bundle | None = None,
         resume_from: Path | None = None,
         lineage: dict | None = None,
-        cache: bool = True,
+        cache: bool | None = None,
     ):
         self.config = config
         self.command = command or sys.argv
@@ -93,6 +93,8 @@ class Experiment:
         self.resume_from = resume_from
         self.lineage = lineage or {}
         cache_root = Path(config.experiment["runs_dir"]) / ".cache" / "preprocess"
+        if cache is None:  # `ednax run --no-cache` says so through the environment
+            cache = os.environ.get("EDNAX_NO_CACHE") != "1"
         self.cache = PreprocessCache(cache_root if cache else None)
 
     def say(self, line: str) -> None:
@@ -125,6 +127,8 @@ class Experiment:
             self._finish_failed("failed", exc.render())
             raise
         except Exception as exc:
+            if _is_pruned(exc):
+                return self._finish_pruned(str(exc) or "pruned by Optuna")
             reason = f"{type(exc).__name__}: {exc}"
             self._finish_failed("failed", reason)
             raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
@@ -163,6 +167,13 @@ class Experiment:
             },
         )
         return bundle
+
+    def _finish_pruned(self, reason: str) -> RunResult:
+        """A sweep's pruner stopped the run (an Optuna trial): not a failure."""
+        self.note(reason)
+        self.bundle.finish("pruned", error=reason)
+        monitor = self.config["metrics"]["monitor"]
+        return RunResult(self.bundle, "pruned", monitor=monitor, error=reason)
 
     def _finish_failed(self, status: str, reason: str) -> None:
         assert self.bundle is not None
@@ -244,6 +255,13 @@ def _column_schema(name: str, values: np.ndarray) -> dict[str, Any]:
     if values.dtype != object or not texts:
         return {"name": name, "kind": "numeric"}
     return {"name": name, "kind": "categorical", "categories": texts}
+
+
+def _is_pruned(exc: BaseException) -> bool:
+    """optuna.TrialPruned, raised by a sweep's pruning callback (optuna is imported only
+    when a sweep runs, so it is looked up rather than imported here)."""
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(exc, optuna.TrialPruned)
 
 
 def _whereabouts() -> dict[str, Any]:

@@ -1,0 +1,16 @@
+"""Options shared by the commands that look at bundles: runs, show, diff, compare, plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+RUNS_DIR = typer.Option(
+    Path("runs"), "--runs-dir", help="the runs directory (an experiment's runs_dir)"
+)
+EXPERIMENT = typer.Option(
+    None, "--experiment", "-e", help="only this experiment's runs (latest~N counts in it)"
+)
+DEBUG = typer.Option(False, "--debug", help="show tracebacks")
+RUN_HELP = "a bundle path, a run id or unique prefix, latest, latest~N, EXPERIMENT/latest"

@@ -1,0 +1,213 @@
+"""One run at a glance (`ednax show`): its classes per step, the parameters changed from
+their class's default, metrics, provenance and files; and a metrics table (also shown after
+`ednax run`). Drawn with rich, imported only when drawn; `print_details` prints onto the
+console it is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ednax.runs.diff import format_value, read_yaml, same_value
+from ednax.runs.index import RunRecord
+from ednax.runs.report import format_duration, local_time
+from ednax.runs.store import describe, step_section
+
+
+def run_details(record: RunRecord) -> dict[str, Any]:
+    """What `ednax show` says of a run: `store.describe` and the parameters changed from
+    their class's default."""
+    details = describe(record)
+    details["non_default"] = non_default_params(
+        record.path, details["steps"], details["provenance"]
+    )
+    return details
+
+
+def non_default_params(path: Path, steps: list[dict], provenance: dict) -> list[dict[str, Any]]:
+    """Parameters whose value is not their class's default (read from the class's
+    source, without importing it); `random_state` filled from the seed is left out."""
+    config = read_yaml(path / "config.yaml")
+    if not isinstance(config, dict):
+        return []
+    out = []
+    for step in steps:
+        section = step_section(config, step["step"])
+        if isinstance(section, dict) and step["class"]:
+            out += _step_non_defaults(step, section, provenance["seed"])
+    return out
+
+
+def _step_non_defaults(step: dict, section: dict, seed: Any) -> list[dict[str, Any]]:
+    from ednax.signature import REQUIRED, read_signature_statically
+
+    try:
+        params = read_signature_statically(step["class"]).params
+    except Exception:  # a plugin out of reach, an unreadable source: skip the step
+        return []
+    out = []
+    for name, value in section.items():
+        param = params.get(name)
+        if name == "type" or param is None:
+            continue
+        default = param.default
+        if name == "random_state" and default is None and value == seed:
+            continue
+        if default is REQUIRED or not _equal(value, default):
+            out.append(
+                {
+                    "key": f"{step['step']}.{name}",
+                    "value": value,
+                    "default": None if default is REQUIRED else default,
+                    "required": default is REQUIRED,
+                }
+            )
+    return out
+
+
+def _equal(value: Any, default: Any) -> bool:
+    """A config value against a signature default (whose lists are written as tuples)."""
+    return same_value(value, list(default) if isinstance(default, tuple) else default)
+
+
+def print_details(out, d: dict[str, Any]) -> None:
+    """A run at a glance, from `run_details`."""
+    _print_summary(out, d)
+    if d["steps"]:
+        out.print()
+        out.print(_steps_table(d["steps"]))
+    out.print()
+    _print_changed(out, d)
+    out.print()
+    _print_metrics(out, d)
+    out.print()
+    _print_provenance(out, d["provenance"])
+    out.print()
+    _print_artifacts(out, d)
+
+
+def _print_summary(out, d: dict[str, Any]) -> None:
+    import shlex
+
+    version = f" {d['version']}" if d["version"] else ""
+    out.print(f"[bold]run {d['id']}[/]  {d['experiment']}{version}  [bold]{d['status']}[/]")
+    if d["problem"]:
+        out.print(f"problem: {d['problem']}", markup=False, style="yellow")
+    if d["error"]:
+        out.print(f"error: {d['error']}", markup=False, style="red")
+    when = local_time(d["started_at"]) + (
+        f", {format_duration(d['duration_s'])}" if d["duration_s"] is not None else ""
+    )
+    _field(out, "started", when)
+    _field(out, "bundle", d["path"])
+    if d["command"]:
+        _field(out, "command", shlex.join(str(c) for c in d["command"]))
+    for name in ("tags", "notes", "sweep", "trial"):
+        if d[name]:
+            _field(out, name, format_value(d[name]))
+
+
+def _steps_table(steps: list[dict[str, Any]]):
+    from rich.table import Table
+
+    table = Table(title="steps", title_justify="left", show_edge=False, pad_edge=False)
+    for name in ("step", "type", "class", "version"):
+        table.add_column(name)
+    for s in steps:
+        table.add_row(*(str(s[k] or "") for k in ("step", "type", "class", "version")))
+    return table
+
+
+def _print_changed(out, d: dict[str, Any]) -> None:
+    out.print("[bold]changed[/]")
+    if d["overrides"]:
+        _field(out, "command line", " ".join(str(o) for o in d["overrides"]))
+    for p in d["non_default"]:
+        default = "no default" if p["required"] else f"default {format_value(p['default'])}"
+        out.print(f"  {p['key']} = {format_value(p['value'])}", end="", markup=False)
+        out.print(f"  ({default})", markup=False, style="dim")
+    if not d["overrides"] and not d["non_default"]:
+        out.print("  nothing: every parameter has its class's default", markup=False)
+
+
+def _print_metrics(out, d: dict[str, Any]) -> None:
+    if not d["metrics"]:
+        out.print("[bold]metrics[/]: none")
+        return
+    metrics = {k: v for k, v in d["metrics"].items() if isinstance(v, dict)}
+    monitor = f" (monitored: {d['monitor']})" if d["monitor"] else ""
+    out.print(metrics_table(metrics, title=f"metrics{monitor}"))
+
+
+def _print_provenance(out, p: dict[str, Any]) -> None:
+    out.print("[bold]provenance[/]")
+    _field(out, "seed", format_value(p["seed"]))
+    for name, value in p["fingerprints"].items():
+        _field(out, f"fingerprint {name}", str(value))
+    _field(out, "git", _git_line(p))
+    if p["python"]:
+        _field(out, "python", f"{p['python']}  {p['platform']}  host {p['host']}")
+    if p["gpu"]:
+        _field(out, "gpu", ", ".join(p["gpu"]))
+    if p["packages"]:
+        _field(out, "packages", "  ".join(f"{k} {v}" for k, v in p["packages"].items()))
+
+
+def _git_line(p: dict[str, Any]) -> str:
+    git = p["git"]
+    if not git:
+        return "not a git work tree"
+    patch = f", code.patch {format_size(p['code_patch'])}" if p["code_patch"] else ""
+    dirty = f" (dirty{patch})" if git.get("dirty") else ""
+    return f"{git.get('commit')} on {git.get('branch')}{dirty}"
+
+
+def _print_artifacts(out, d: dict[str, Any]) -> None:
+    out.print("[bold]artifacts[/]")
+    for a in d["artifacts"]:
+        note = "  missing" if a.get("missing") else ("" if a["recorded"] else "  (not in run.json)")
+        out.print(f"  {a['name']:<32} {format_size(a['size']):>9}{note}", markup=False)
+    if not d["artifacts"]:
+        out.print("  none", markup=False)
+    files = "  ".join(f"{f['name']} {format_size(f['size'])}" for f in d["files"])
+    _field(out, "files", files or "none")
+
+
+def _field(out, name: str, value: str) -> None:
+    out.print(f"  {name + ':':<22} ", end="", markup=False, style="dim")
+    out.print(value, markup=False)
+
+
+def metrics_table(metrics: dict[str, Any], title: str | None = None):
+    """Splits by metrics; k-fold results show the mean over folds and its std."""
+    from rich.table import Table
+
+    splits = {k: v for k, v in metrics.items() if k not in ("std", "folds")}
+    std = metrics.get("std", {})
+    names = list(dict.fromkeys(n for values in splits.values() for n in values))
+    table = Table(title=title, show_edge=False, pad_edge=False)
+    table.add_column("split" if not std else f"split (mean ± std of {len(metrics['folds'])})")
+    for name in names:
+        table.add_column(name, justify="right")
+    for split, values in splits.items():
+        cells = [_mean_and_spread(values.get(n), std.get(split, {}).get(n)) for n in names]
+        table.add_row(split, *cells)
+    return table
+
+
+def _mean_and_spread(value: float | None, spread: float | None = None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
+
+
+def format_size(size: int | None) -> str:
+    """Bytes as 512 B, 9.5 KiB, 2.9 MiB, 1.2 GiB."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

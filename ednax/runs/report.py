@@ -1,0 +1,219 @@
+"""Runs for people: the runs table (or its csv and json) and the versions table. Tables
+are drawn with rich, imported only when one is drawn; `print_*` functions print onto the
+console they are given."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ednax.runs.diff import format_metric
+from ednax.runs.index import RunRecord, metric_names
+
+KEY_METRICS = 6
+RECORD_FIELDS = ("id", "experiment", "version", "status", "problem", "started_at", "ended_at")
+VERSION_FIELDS = ("experiment", "version", "structure", "runs", "completed", "monitor")
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+def note_dead_processes(records: Sequence[RunRecord]) -> None:
+    """A "running" run whose process is gone (killed, the machine lost) says so."""
+    host = socket.gethostname()
+    for record in records:
+        mine = record.status == "running" and record.pid and record.host == host
+        if mine and not record.problem and not _alive(record.pid):
+            record.problem = f"its process {record.pid} is gone: killed? `ednax resume {record.id}`"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def key_metrics(
+    records: Sequence[RunRecord], asked: Sequence[str] | None, sorted_by: str | None
+) -> list[str]:
+    """The metric columns: those asked for, else the first few that are not train/ ones,
+    the metric sorted by first."""
+    if asked:
+        return list(asked)
+    names = [n for n in metric_names(records) if not n.startswith("train/")]
+    if sorted_by:
+        names = [sorted_by, *[n for n in names if n != sorted_by]]
+    return names[:KEY_METRICS]
+
+
+def record_json(record: RunRecord) -> dict[str, Any]:
+    data = record.to_json()
+    data["problem"] = record.problem
+    return data
+
+
+def records_csv(records: Sequence[RunRecord], metrics: Sequence[str] | None) -> str:
+    """One row per run; as columns the `metrics` given, else every metric of the runs."""
+    columns = metrics or metric_names(records)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*RECORD_FIELDS, "duration_s", "seed", "tags", "sweep", "path", *columns])
+    for r in records:
+        values = [getattr(r, name) for name in RECORD_FIELDS]
+        writer.writerow(
+            [
+                *("" if v is None else v for v in values),
+                "" if r.duration_s is None else r.duration_s,
+                "" if r.seed is None else r.seed,
+                ";".join(r.tags),
+                r.sweep or "",
+                str(r.path),
+                *(repr(r.metrics[c]) if c in r.metrics else "" for c in columns),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def print_runs(
+    out,
+    records: Sequence[RunRecord],
+    metrics: Sequence[str],
+    *,
+    matching: int,
+    total: int,
+    runs_dir: Path,
+    custom_order: bool,
+) -> None:
+    """The runs table, what is wrong with any of them, and whether some of the `matching`
+    runs were left out; `total` counts the runs before filtering."""
+    if not records:
+        _print_no_runs(out, total, runs_dir)
+        return
+    out.print(runs_table(records, metrics))
+    for r in records:
+        if r.problem:
+            out.print(f"! {r.id}: {r.problem}", markup=False, style="yellow")
+    if len(records) < matching:
+        order = "first in this order" if custom_order else "newest"
+        out.print(
+            f"{len(records)} of {matching} runs shown ({order}); --limit 0 shows all",
+            markup=False,
+            style="dim",
+        )
+
+
+def _print_no_runs(out, total: int, runs_dir: Path) -> None:
+    what = "no runs" if total == 0 else f"no runs match (of {total})"
+    out.print(f"{what} under {runs_dir}", markup=False)
+    if total == 0 and any(runs_dir.glob("*/run.json")):
+        out.print(
+            f"{runs_dir} holds bundles itself: it is an experiment's folder; pass its "
+            f"parent: --runs-dir {runs_dir.parent} -e {runs_dir.name}",
+            markup=False,
+        )
+
+
+def runs_table(records: Sequence[RunRecord], metrics: Sequence[str]):
+    """id, experiment, version, sweep (when any run is in one), status, start, duration
+    and the `metrics`; a run with a problem has its status marked "!"."""
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    sweeps = any(r.sweep for r in records)
+    columns = ("id", "experiment", "version", *(("sweep",) if sweeps else ()), "status")
+    for name in (*columns, "started", "duration"):
+        table.add_column(name, no_wrap=True)
+    for name in metrics:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in records:
+        sweep = [(r.sweep or "").rpartition("/")[2]] if sweeps else []
+        table.add_row(
+            r.id,
+            r.experiment,
+            r.version,
+            *sweep,
+            r.status + ("!" if r.problem else ""),
+            local_time(r.started_at),
+            format_duration(r.duration_s),
+            *(format_metric(r.metrics[m]) if m in r.metrics else "" for m in metrics),
+        )
+    return table
+
+
+def versions_csv(groups: Sequence[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*VERSION_FIELDS, "best", "best_run", "latest_run"])
+    for g in groups:
+        writer.writerow(
+            [g[c] for c in VERSION_FIELDS] + [g["best"], g["best_run"], g["latest_run"]]
+        )
+    return buffer.getvalue()
+
+
+def print_versions(out, groups: Sequence[dict[str, Any]], runs_dir: Path) -> None:
+    """One row per version of an experiment (from `index.group_versions`)."""
+    if not groups:
+        out.print(f"no runs under {runs_dir}", markup=False)
+        return
+    out.print(versions_table(groups))
+
+
+def versions_table(groups: Sequence[dict[str, Any]]):
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("experiment", "version", "classes per step", "runs", "completed", "best"):
+        table.add_column(name, justify="right" if name in ("runs", "completed") else "left")
+    table.add_column("best run")
+    table.add_column("latest run")
+    for g in groups:
+        best = "" if g["best"] is None else f"{g['monitor']} {format_metric(g['best'])}"
+        table.add_row(
+            g["experiment"],
+            g["version"],
+            g["structure"],
+            str(g["runs"]),
+            str(g["completed"]),
+            best,
+            g["best_run"] or "",
+            g["latest_run"],
+        )
+    return table
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def local_time(iso: str | None) -> str:
+    """An ISO time as "YYYY-MM-DD HH:MM" in the local time zone."""
+    if not iso:
+        return ""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def format_duration(seconds: float | None) -> str:
+    """12.3s, 4m05s, 2h07m."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

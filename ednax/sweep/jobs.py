@@ -1,0 +1,236 @@
+"""One sweep job: Hydra's task function, in whatever process the launcher chose.
+
+`run_job` is module-level so that joblib's loky workers can unpickle it. It never raises
+for a job that fails (the failure is recorded and the sweep goes on); Ctrl-C and SIGTERM
+still stop the sweep, after the job's bundle and record say "interrupted".
+
+A grid job reads its overrides from sweep.json and writes its outcome back there. An
+Optuna trial reaches its trial through the study's storage (name, storage URL and trial
+number are all it is given), so that `report`/`should_prune` work from any process; it
+reads its parameters from the trial, runs, and tells the study how the trial ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ednax.errors import EdnaxError
+from ednax.sweep.hydra_run import outside_hydra
+from ednax.sweep.record import SweepRecord
+
+
+@dataclass
+class Outcome:
+    """How one job ended."""
+
+    status: str
+    overrides: list[str]
+    run_id: str | None = None
+    bundle: str | None = None
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    value: float | None = None
+    error: str | None = None
+    state: str | None = None  # an Optuna trial's final state
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run_id": self.run_id,
+            "bundle": self.bundle,
+            "value": self.value,
+            "metrics": self.metrics,
+            "error": self.error,
+        }
+
+
+def run_job(cfg: Any) -> dict[str, Any]:
+    """Hydra's task function for every ednax sweep job."""
+    record = SweepRecord(Path(str(cfg.ednax_sweep)).parent)
+    if "ednax_trial" in cfg:
+        return run_trial(record, int(cfg.ednax_trial))
+    return run_grid_job(record, int(cfg.ednax_job))
+
+
+# --- grid jobs -----------------------------------------------------------------------
+
+
+def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
+    plan = record.read()
+    job = plan["jobs"][index]
+    record.update_job(index, status="running", pid=os.getpid())
+    sweep = {"id": plan["id"], "kind": "grid", "dir": str(record.dir), "job": index}
+    try:
+        outcome = execute(plan, record, job["overrides"], sweep=sweep, trial=None)
+    except KeyboardInterrupt:
+        record.update_job(index, status="interrupted", error="interrupted (Ctrl-C or SIGTERM)")
+        raise
+    record.update_job(index, **outcome.fields())
+    total = len(plan["jobs"])
+    scores = [(plan["monitor"], outcome.value)]
+    _say(f"job {index + 1}/{total} {_describe(outcome, scores)}")
+    return outcome.fields()
+
+
+# --- Optuna trials -------------------------------------------------------------------
+
+
+def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
+    from ednax.sweep import optuna_study
+    from ednax.sweep.space import Param
+
+    plan = record.read()
+    settings = plan["optuna"]
+    study, storage = optuna_study.load_for_job(settings, record.dir)
+    trial = optuna_study.trial_by_number(study, storage, number)
+    space = [Param.from_json(p) for p in settings["search_space"]]
+    overrides = plan["overrides"] + [
+        p.override(trial.params[p.key]) for p in space if p.key in trial.params
+    ]
+    sweep = {"id": plan["id"], "kind": "optuna", "dir": str(record.dir)}
+    trial_info = {"number": number, "study": study.study_name, "params": dict(trial.params)}
+    try:
+        outcome = execute(
+            plan, record, overrides, sweep, trial_info, lambda cfg: _callbacks(cfg, trial, settings)
+        )
+    except KeyboardInterrupt:
+        optuna_study.finish_interrupted(study, trial, overrides)
+        raise
+    objectives = settings["objectives"]
+    outcome = optuna_study.finish_trial(study, trial, outcome, objectives)
+    status = "failed" if outcome.state == "FAIL" else outcome.status
+    values = optuna_study.objective_values(outcome.metrics, objectives)
+    scores = list(zip(objectives, values, strict=True))
+    _say(f"trial {number} {_describe(outcome, scores, status)}")
+    return outcome.fields()
+
+
+def _callbacks(resolved: Any, trial: Any, settings: dict[str, Any]) -> list:
+    """The pruning callback of a torch trial of a single-objective study (Optuna prunes
+    only those); estimators have no epochs to report."""
+    objectives = settings["objectives"]
+    if resolved.family != "torch" or len(objectives) != 1:
+        return []
+    if objectives[0].split("/", 1)[0] not in ("train", "val"):
+        return []  # test/ metrics are computed once, after training
+    from ednax.sweep.pruning import TrialPruning
+
+    return [TrialPruning(trial, objectives[0], prune=settings["pruner"]["type"] != "none")]
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def execute(
+    plan: dict[str, Any],
+    record: SweepRecord,
+    overrides: list[str],
+    sweep: dict[str, Any],
+    trial: dict[str, Any] | None,
+    callbacks: Callable[[Any], list] | None = None,
+) -> Outcome:
+    """Compose and run one job into a bundle in the sweep folder; `callbacks` gives the
+    Lightning callbacks for the job's resolved config."""
+    from ednax.config.resolve import load_config
+    from ednax.engine.experiment import Experiment
+
+    try:
+        with outside_hydra():
+            resolved = load_config(plan["config_file"], overrides)
+    except EdnaxError as exc:
+        return Outcome("failed", overrides, error=_one_line(exc.render()))
+    command = ["ednax", "run", plan["config_file"], *overrides]
+    experiment = Experiment(
+        resolved,
+        command=command,
+        say=_quiet,
+        parent_dir=record.dir,
+        sweep=sweep,
+        trial=trial,
+        callbacks=callbacks(resolved) if callbacks else None,
+    )
+    try:
+        with _not_a_terminal():
+            result = experiment.run()
+    except KeyboardInterrupt:
+        raise
+    except EdnaxError as exc:
+        return _failed(experiment, overrides, exc.render())
+    except Exception as exc:  # an error of ednax itself: keep the sweep going, say why
+        experiment.note(traceback.format_exc())
+        return _failed(experiment, overrides, f"{type(exc).__name__}: {exc}")
+    value = result.monitored_value
+    return Outcome(
+        result.status,
+        overrides,
+        run_id=result.bundle.run_id,
+        bundle=str(result.bundle.path),
+        metrics=result.metrics,
+        value=value,
+        error=result.error,
+    )
+
+
+def _failed(experiment: Any, overrides: list[str], reason: str) -> Outcome:
+    bundle = experiment.bundle
+    return Outcome(
+        "failed",
+        overrides,
+        run_id=bundle.run_id if bundle is not None else None,
+        bundle=str(bundle.path) if bundle is not None else None,
+        error=_one_line(reason),
+    )
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("(bundle:")]
+    return " ".join(lines)[:500]
+
+
+def _describe(outcome: Outcome, scores: list[tuple[str, Any]], status: str | None = None) -> str:
+    """`completed  val/accuracy 0.9667  [model.C=0.5]`, or the status and the reason."""
+    text = status or outcome.status
+    if text == "completed":
+        text += "".join(f"  {name} {_number(v)}" for name, v in scores if v is not None)
+    if outcome.error:
+        text += f": {outcome.error}"
+    return f"{text}  [{' '.join(outcome.overrides)}]"
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(float(value)) else str(value)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    """A job's step-by-step lines go to its log.txt only; the sweep prints one line."""
+
+
+class _Piped:
+    """stdout as seen by a job: not a terminal, so no progress bars fight over it."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _not_a_terminal():
+    with contextlib.redirect_stdout(_Piped(sys.stdout)):
+        yield

@@ -1,0 +1,332 @@
+"""`ednax run CONFIG -m ...`: plan a sweep, check every job, then hand it to Hydra.
+
+    prepare_sweep   overrides split (hydra.* / hydra/... configure the sweep; the rest are
+                    the jobs'), the composed hydra: section read for the sweeper and
+                    launcher, then either
+                      grid   (Hydra's basic sweeper): the grid expanded, every job's
+                             config validated
+                      optuna (hydra/sweeper=ednax_optuna): the search space parsed, its
+                             corner points validated, the sweeper's settings checked
+    start_sweep     sweep folder and sweep.json written, Hydra's multirun started
+
+A bad config, override or search-space entry stops the sweep before any job runs (exit 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ednax.config.overrides import STEP_SECTIONS
+from ednax.config.source import SourceFile, read_source
+from ednax.errors import ConfigError, Problem, UsageError
+from ednax.sweep import hydra_run, space
+from ednax.sweep.record import (
+    SweepRecord,
+    best_job,
+    count_statuses,
+    named_sweep_dir,
+    new_sweep_dir,
+    now,
+)
+
+GRID, OPTUNA = "grid", "optuna"
+PARAMS_PATH = "hydra.sweeper.params"
+_CLI_ORIGIN = re.compile(r"^\(set on the command line by '[^']*'\);?\s*")
+
+
+@dataclass
+class SweepPlan:
+    """A checked sweep, ready to start."""
+
+    kind: str
+    source: SourceFile
+    hydra_overrides: list[str]
+    launcher: str
+    experiment: dict[str, Any]
+    metrics: dict[str, Any]
+    jobs: list[list[str]] = field(default_factory=list)  # grid
+    fixed: list[str] = field(default_factory=list)  # optuna: every trial's overrides
+    params: list[space.Param] = field(default_factory=list)  # optuna
+    settings: Any = None  # optuna: OptunaSettings
+    family: str = "sklearn"
+
+
+def prepare_sweep(config_file: str | Path, overrides: list[str]) -> SweepPlan:
+    source = read_source(config_file)
+    hydra_overrides = [o for o in overrides if hydra_run.is_hydra_override(o)]
+    job_overrides = [o for o in overrides if not hydra_run.is_hydra_override(o)]
+    _import_plugins(source)
+    section = hydra_run.hydra_section(source, hydra_overrides)
+    sweeper = section["sweeper"]
+    target = sweeper.get("_target_")
+    launcher = hydra_run.launcher_name(section["launcher"])
+    if target == hydra_run.BASIC_SWEEPER:
+        return _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher)
+    if target == hydra_run.OPTUNA_SWEEPER:
+        return _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher)
+    raise UsageError(
+        f"ednax sweeps with Hydra's basic sweeper (grids) or hydra/sweeper=ednax_optuna, "
+        f"not {target}"
+    )
+
+
+def start_sweep(
+    plan: SweepPlan, command: list[str], say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Write the sweep folder and sweep.json, run Hydra's multirun; returns sweep.json."""
+    from ednax.sweep.jobs import run_job
+
+    record = SweepRecord(_sweep_dir(plan))
+    resumed = record.exists()
+    record.write(_record(plan, record, command, resumed))
+    payload = [f"+ednax_sweep={hydra_run.quote(record.path)}"]
+    if plan.kind == GRID:
+        payload.append(f"+ednax_job=range(0,{len(plan.jobs)})")
+        say(f"grid: {len(plan.jobs)} job(s), {plan.launcher} launcher -> {record.dir}")
+    else:
+        say(f"optuna: {plan.launcher} launcher -> {record.dir}")
+    try:
+        with _sigterm_as_interrupt():
+            hydra_run.multirun(
+                plan.source,
+                hydra_overrides=plan.hydra_overrides,
+                payload=payload,
+                sweep_dir=record.dir,
+                job_name=plan.experiment["name"],
+                task=run_job,
+                basic_sweeper=plan.kind == GRID,
+            )
+    except KeyboardInterrupt:
+        record.update(lambda data: data.update(status="interrupted", ended_at=now()))
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        record.update(lambda data: data.update(status="failed", ended_at=now(), error=reason))
+        raise
+    if plan.kind == GRID:
+        return record.update(lambda data: _finish_grid(data))
+    return record.read()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the sweep) takes the Ctrl-C path: the job in flight
+    and sweep.json say "interrupted" instead of the process vanishing between jobs."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _finish_grid(data: dict[str, Any]) -> None:
+    data["counts"] = count_statuses(data["jobs"])
+    best = best_job(data["jobs"], data["mode"])
+    data.update(status="completed", ended_at=now(), best=[best] if best else [])
+
+
+def _sweep_dir(plan: SweepPlan) -> Path:
+    runs_dir, name = Path(plan.experiment["runs_dir"]), plan.experiment["name"]
+    if plan.kind == OPTUNA and plan.settings.study_name:
+        return named_sweep_dir(runs_dir, name, plan.settings.study_name)
+    return new_sweep_dir(runs_dir, name)
+
+
+def _record(plan: SweepPlan, record: SweepRecord, command: list[str], resumed: bool):
+    data: dict[str, Any] = {
+        "id": record.dir.name,
+        "dir": str(record.dir),
+        "kind": plan.kind,
+        "experiment": plan.experiment["name"],
+        "status": "running",
+        "pid": os.getpid(),
+        "started_at": now(),
+        "ended_at": None,
+        "command": command,
+        "config_file": str(plan.source.path),
+        "overrides": plan.fixed if plan.kind == OPTUNA else [],
+        "hydra_overrides": plan.hydra_overrides,
+        "launcher": plan.launcher,
+        "seed": plan.experiment["seed"],
+        "monitor": plan.metrics["monitor"],
+        "mode": plan.metrics["mode"],
+    }
+    if plan.kind == GRID:
+        data["jobs"] = [
+            {"index": i, "overrides": job, "status": "pending"} for i, job in enumerate(plan.jobs)
+        ]
+        data["counts"] = count_statuses(data["jobs"])
+        return data
+    settings = plan.settings.to_json()
+    settings["study_name"] = plan.settings.study_name or record.dir.name
+    settings["search_space"] = [p.to_json() for p in plan.params]
+    data["optuna"] = settings
+    previous = record.read() if resumed else {}
+    data["jobs"] = previous.get("jobs", [])
+    data["sessions"] = previous.get("sessions", 0) + 1
+    return data
+
+
+# --- grids ---------------------------------------------------------------------------
+
+
+def _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher) -> SweepPlan:
+    entries = space.parse_entries(job_overrides, sweeper.get("params"), source=source)
+    choices = space.step_choices(STEP_SECTIONS, source.path.parent)
+    jobs = space.grid_jobs(space.grid_axes(entries, choices))
+    first = _validate_jobs(source, jobs)
+    return SweepPlan(
+        kind=GRID,
+        source=source,
+        hydra_overrides=hydra_overrides,
+        launcher=launcher,
+        experiment=first.experiment,
+        metrics=first["metrics"],
+        jobs=jobs,
+        family=first.family,
+    )
+
+
+def _validate_jobs(source: SourceFile, jobs: list[list[str]]):
+    """Every job's config, checked before any runs; the first job's resolved config."""
+    from ednax.config.resolve import load_config
+
+    first = None
+    failures: list[tuple[int, ConfigError]] = []
+    for index, job in enumerate(jobs):
+        try:
+            resolved = load_config(source.path, job)
+        except ConfigError as exc:
+            failures.append((index, exc))
+            continue
+        first = first or resolved
+    if not failures:
+        return first
+    index, exc = failures[0]
+    where = f"in sweep job {index + 1} of {len(jobs)}: {' '.join(jobs[index]) or '(no overrides)'}"
+    problems = [_with_hint(p, where) for p in exc.problems]
+    if len(failures) > 1:
+        problems.append(Problem(f"{len(failures) - 1} more job(s) of the sweep are invalid"))
+    raise ConfigError(problems)
+
+
+# --- Optuna --------------------------------------------------------------------------
+
+
+def _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher) -> SweepPlan:
+    from ednax.sweep import settings as optuna_settings
+
+    locate = _locator(source, hydra_overrides)
+    entries = space.parse_entries(job_overrides, sweeper.get("params"), source=source)
+    choices = space.step_choices(STEP_SECTIONS, source.path.parent)
+    params, fixed = space.search_space(entries, choices)
+    if not params:
+        raise ConfigError(
+            locate(
+                PARAMS_PATH,
+                "the search space is empty",
+                "give hydra.sweeper.params in the config (model.max_depth: range(2, 10)) "
+                "or sweep overrides on the command line (model.C='interval(0.01, 10)')",
+            )
+        )
+    first = _validate_points(source, fixed, params, entries)
+    settings = optuna_settings.read_settings(sweeper, first["metrics"], locate)
+    optuna_settings.build_sampler(settings.sampler, settings.seed, params, locate)
+    optuna_settings.build_pruner(settings.pruner, locate)
+    if settings.sampler["type"] == "grid":
+        size = optuna_settings.grid_size(params)
+        if settings.n_trials > size:
+            settings.notes.append(f"n_trials is {size}: the grid has {size} points")
+            settings.n_trials = size
+    return SweepPlan(
+        kind=OPTUNA,
+        source=source,
+        hydra_overrides=hydra_overrides,
+        launcher=launcher,
+        experiment=first.experiment,
+        metrics=first["metrics"],
+        fixed=fixed,
+        params=params,
+        settings=settings,
+        family=first.family,
+    )
+
+
+def _validate_points(source, fixed, params, entries):
+    """The search space's corner points, checked before any trial runs (a misspelt key, a
+    class that does not take a parameter); the first point's resolved config."""
+    from ednax.config.resolve import load_config
+
+    origins = {e.key: e.origin for e in entries}
+    first = None
+    problems: dict[tuple[str, str], Problem] = {}
+    for point in space.corner_points(params):
+        try:
+            resolved = load_config(source.path, [*fixed, *point])
+        except ConfigError as exc:
+            for problem in exc.problems:
+                located = _relocate(problem, point, params, origins)
+                problems.setdefault((located.path, problem.message), located)
+            continue
+        first = first or resolved
+    if problems:
+        raise ConfigError(list(problems.values()))
+    return first
+
+
+def _relocate(problem: Problem, point: list[str], params, origins) -> Problem:
+    """A problem with a search-space key, pointed at that key's entry."""
+    for param in params:
+        key = param.key.lstrip("+~")
+        if problem.path == key or problem.path.startswith((key + ".", key + "[")):
+            hint = _CLI_ORIGIN.sub("", problem.hint or "") or None
+            message = f"{problem.message} (search-space point: {' '.join(point)})"
+            return origins[param.key].problem(message, hint)
+    return problem
+
+
+def _locator(source: SourceFile, hydra_overrides: list[str]):
+    def locate(path: str, message: str, hint: str | None = None) -> Problem:
+        for text in hydra_overrides:
+            key = text.split("=", 1)[0].lstrip("+~")
+            if path == key or path.startswith(key + ".") or key.startswith(path + "."):
+                origin = f"(set on the command line by '{text}')"
+                return Problem(message, path=path, hint=f"{origin}; {hint}" if hint else origin)
+        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
+
+    return locate
+
+
+def _with_hint(problem: Problem, note: str) -> Problem:
+    hint = f"{problem.hint}; {note}" if problem.hint else note
+    return Problem(problem.message, problem.path, problem.file, problem.line, hint)
+
+
+def _import_plugins(source: SourceFile) -> None:
+    """The config's own classes, so that glob() sees them (errors are load_config's)."""
+    import contextlib
+    import sys
+
+    from ednax.registry import REGISTRY
+
+    folder = str(source.path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    for name in source.imports:
+        with contextlib.suppress(Exception):
+            REGISTRY.import_modules([name])

@@ -1,0 +1,82 @@
+"""A finished study's plots, as PNG files in the sweep folder (matplotlib, no display).
+
+    optimization_history.png   every completed trial's value and the best so far
+    param_importances.png      how much each parameter explains the objective
+
+One pair per objective in a multi-objective study (`..._<split>-<metric>.png`). Optuna's
+matplotlib plots draw them; a plot that cannot be drawn (too few trials, a single
+parameter value) is skipped with a note saying why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ednax.runs import atomic
+
+MIN_TRIALS_FOR_IMPORTANCE = 2
+
+
+def write_plots(study: Any, directory: Path, objectives: list[str]) -> tuple[list[str], list[str]]:
+    """Draw the plots of `study` into `directory`; returns (file names, notes)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from optuna.trial import TrialState
+
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    files: list[str] = []
+    notes: list[str] = []
+    if not completed:
+        return files, ["no plots: no trial completed"]
+    multi = len(objectives) > 1
+    for index, objective in enumerate(objectives):
+        suffix = f"_{objective.replace('/', '-')}" if multi else ""
+        target = (lambda t, i=index: t.values[i]) if multi else None
+        history = f"optimization_history{suffix}.png"
+        if _draw(_history, study, target, objective, Path(directory) / history, notes):
+            files.append(history)
+        if len(completed) < MIN_TRIALS_FOR_IMPORTANCE:
+            notes.append(
+                f"no parameter-importance plot: it needs {MIN_TRIALS_FOR_IMPORTANCE} "
+                f"completed trials, the study has {len(completed)}"
+            )
+            continue
+        importance = f"param_importances{suffix}.png"
+        if _draw(_importances, study, target, objective, Path(directory) / importance, notes):
+            files.append(importance)
+    return files, notes
+
+
+def _history(study: Any, target: Any, name: str) -> Any:
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    return plot_optimization_history(study, target=target, target_name=name)
+
+
+def _importances(study: Any, target: Any, name: str) -> Any:
+    from optuna.visualization.matplotlib import plot_param_importances
+
+    return plot_param_importances(study, target=target, target_name=name)
+
+
+def _draw(plot, study: Any, target: Any, name: str, path: Path, notes: list[str]) -> bool:
+    import matplotlib.pyplot as plt
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning, tight_layout notices
+            axes = plot(study, target, name)
+            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            with atomic.open_atomic(path, "wb") as handle:
+                figure.savefig(handle, format="png", dpi=100)
+    except Exception as exc:  # a plot is a convenience: never fail a sweep over one
+        notes.append(f"no {path.name}: {type(exc).__name__}: {exc}")
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            plt.close("all")
+    return True

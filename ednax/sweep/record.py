@@ -1,0 +1,135 @@
+"""sweep.json: a sweep's plan and record, in the sweep folder beside its bundles.
+
+    runs/<experiment>/sweep-<id>/sweep.json
+      id, kind (grid | optuna), experiment, status (running, completed, interrupted),
+      started_at, ended_at, command, config_file, overrides, hydra_overrides, launcher,
+      monitor, mode, jobs: [{index or trial, overrides, status, run_id, bundle, value,
+      metrics, error, ...}], counts, best; optuna: settings, search space, plots, notes
+
+Jobs run in other processes (the joblib launcher), so every change is a read-modify-write
+under an exclusive lock on a file beside it, and every write goes through
+`ednax.runs.atomic`: a reader never sees half a file, and two jobs finishing together do
+not lose each other's update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ednax.runs import atomic
+from ednax.runs.bundle import new_run_id
+
+SWEEP_FILE = "sweep.json"
+LOCK_FILE = ".sweep.lock"
+PREFIX = "sweep-"
+
+
+def new_sweep_dir(runs_dir: Path, experiment: str) -> Path:
+    """A new, empty `runs_dir/experiment/sweep-<id>` (created exclusively)."""
+    home = Path(runs_dir) / experiment
+    home.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = home / f"{PREFIX}{new_run_id()}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
+def named_sweep_dir(runs_dir: Path, experiment: str, name: str) -> Path:
+    """`runs_dir/experiment/sweep-<name>`: the same folder every time a study is run."""
+    path = Path(runs_dir) / experiment / f"{PREFIX}{name}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class SweepRecord:
+    """The sweep.json of one sweep folder."""
+
+    def __init__(self, directory: str | os.PathLike[str]):
+        self.dir = Path(directory)
+        self.path = self.dir / SWEEP_FILE
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def read(self) -> dict[str, Any]:
+        with open(self.path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def write(self, data: dict[str, Any]) -> None:
+        with self.locked():
+            atomic.write_json(self.path, clean_json(data))
+
+    def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Apply `change` to the current contents, under the lock; returns the result."""
+        with self.locked():
+            data = self.read()
+            change(data)
+            atomic.write_json(self.path, clean_json(data))
+        return data
+
+    def update_job(self, index: int, **fields: Any) -> dict[str, Any]:
+        def change(data: dict[str, Any]) -> None:
+            data["jobs"][index].update(fields)
+            data["counts"] = count_statuses(data["jobs"])
+
+        return self.update(change)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one writer at a time is the launcher's business
+            yield
+            return
+        with open(self.dir / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def count_statuses(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.get("status", "pending")] = counts.get(job.get("status", "pending"), 0) + 1
+    return counts
+
+
+def best_job(jobs: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    """The completed job with the best monitored value."""
+    scored = [j for j in jobs if j.get("status") == "completed" and _finite(j.get("value"))]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda j: j["value"])
+
+
+def clean_json(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def now() -> str:
+    return datetime.fromtimestamp(time.time(), timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,1 @@
+"""ednax's Optuna sweeper for Hydra: `hydra/sweeper=ednax_optuna`."""
