@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +58,22 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def run_staggered(cwd: Path, runs: dict[str, list], gap: float = 1.1) -> dict[str, str]:
+    """`ednax run` once per entry, in parallel but started `gap` seconds apart, so that the
+    run ids (made when each run creates its bundle) sort in start order. Returns the ids."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    procs = {}
+    for name, args in runs.items():
+        command = [sys.executable, "-m", "ednax", "run", *map(str, args)]
+        procs[name] = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        time.sleep(gap)
+    ids = {}
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+        ids[name] = out.split("completed run ")[1].split()[0]
+    return ids

@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ednax.runs.diff import CLASS, MISSING, Side, diff_sides, flatten, same_value
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, run_cli, run_staggered
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 GOLDEN = Path(__file__).parent / "golden"
@@ -35,25 +32,6 @@ def runs(tmp_path_factory) -> dict:
     }
     ids = run_staggered(cwd, {name: [IRIS, *args] for name, args in variants.items()})
     return {"cwd": cwd, **ids}
-
-
-def run_staggered(cwd: Path, runs: dict[str, list], gap: float = 1.1) -> dict[str, str]:
-    """`ednax run` once per entry, in parallel but started `gap` seconds apart (run ids
-    have one-second resolution, so their order is the start order). Returns the run ids."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    procs = {}
-    for name, args in runs.items():
-        command = [sys.executable, "-m", "ednax", "run", *map(str, args)]
-        procs[name] = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        time.sleep(gap)
-    ids = {}
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, out
-        ids[name] = out.split("completed run ")[1].split()[0]
-    return ids
 
 
 def diff(runs: dict, *args: str):

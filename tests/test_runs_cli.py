@@ -9,18 +9,16 @@ import csv
 import io
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from ednax.runs import bundle as bundle_module
 from ednax.runs.bundle import Bundle
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, run_cli, run_staggered
 
 HEAVY = ("torch", "sklearn", "optuna", "pandas", "lightning", "pytorch_lightning")
 
@@ -43,25 +41,6 @@ def real(tmp_path_factory) -> dict:
         },
     )
     return {"cwd": cwd, **made}
-
-
-def run_staggered(cwd: Path, runs: dict[str, list], gap: float = 1.1) -> dict[str, str]:
-    """`ednax run` once per entry, in parallel but started `gap` seconds apart (run ids
-    have one-second resolution, so their order is the start order). Returns the run ids."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    procs = {}
-    for name, args in runs.items():
-        command = [sys.executable, "-m", "ednax", "run", *map(str, args)]
-        procs[name] = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        time.sleep(gap)
-    ids = {}
-    for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0, out
-        ids[name] = out.split("completed run ")[1].split()[0]
-    return ids
 
 
 def ednax(cwd: Path, *args: str):

@@ -103,20 +103,10 @@ def _check_resumable(bundle, record: dict) -> None:
     if status in ("completed", "pruned"):
         raise UsageError(f"run {bundle.run_id} is {status}: there is nothing to resume")
     pid, host = record.get("pid"), record.get("host")
-    if status == "running" and pid and host == socket.gethostname() and _alive(pid):
+    from ednax.runs.provenance import process_alive
+
+    if status == "running" and pid and host == socket.gethostname() and process_alive(pid):
         raise UsageError(f"run {bundle.run_id} is still running (pid {pid}); stop it first")
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _restore_history(bundle, resume_from: Path | None, family: str) -> None:

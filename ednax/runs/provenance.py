@@ -152,3 +152,16 @@ def _module_version(top: str) -> str | None:
     if version is None and top in sys.modules:
         version = getattr(sys.modules[top], "__version__", None)
     return version
+
+
+def process_alive(pid: Any) -> bool:
+    """Whether a process with this id exists on this machine (a run's recorded pid)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

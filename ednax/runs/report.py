@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from ednax.runs.diff import format_metric
 from ednax.runs.index import RunRecord, metric_names
+from ednax.runs.provenance import process_alive
 
 KEY_METRICS = 6
 RECORD_FIELDS = ("id", "experiment", "version", "status", "problem", "started_at", "ended_at")
@@ -28,18 +28,8 @@ def note_dead_processes(records: Sequence[RunRecord]) -> None:
     host = socket.gethostname()
     for record in records:
         mine = record.status == "running" and record.pid and record.host == host
-        if mine and not record.problem and not _alive(record.pid):
+        if mine and not record.problem and not process_alive(record.pid):
             record.problem = f"its process {record.pid} is gone: killed? `ednax resume {record.id}`"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def key_metrics(

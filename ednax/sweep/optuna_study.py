@@ -17,6 +17,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ednax.runs.provenance import process_alive
+
 OWNER_ATTR = "ednax_owner"
 RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
@@ -214,7 +216,7 @@ def settle_orphans(
 
 
 def _orphaned(who: dict[str, Any]) -> bool:
-    return who.get("host") == socket.gethostname() and not _alive(who.get("pid"))
+    return who.get("host") == socket.gethostname() and not process_alive(who.get("pid"))
 
 
 def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Any]:
@@ -282,18 +284,6 @@ def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:
 
 def _status_of(state: str) -> str:
     return {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}.get(state, state.lower())
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _finite(value: Any) -> bool:
