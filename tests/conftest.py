@@ -77,3 +77,20 @@ def run_staggered(cwd: Path, runs: dict[str, list], gap: float = 1.1) -> dict[st
         assert proc.returncode == 0, out
         ids[name] = out.split("completed run ")[1].split()[0]
     return ids
+
+
+def edited(text: str, *edits: tuple[str, str]) -> str:
+    """`text` with each (old, new) replaced once; fails loudly if the sample changed so
+    that an edit no longer applies (the case would then test nothing)."""
+    for old, new in edits:
+        assert old in text, f"the sample config no longer contains {old!r}"
+        text = text.replace(old, new, 1)
+    return text
+
+
+def line_of(text: str, fragment: str) -> int:
+    """1-based line of the first non-comment line containing `fragment`."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if fragment in line and not line.lstrip().startswith("#"):
+            return number
+    raise AssertionError(f"{fragment!r} is not in the config")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, Result, write
+from tests.conftest import SAMPLES, Result, edited, line_of, write
 
 IRIS = (SAMPLES / "iris-sklearn.yaml").read_text()
 PENGUINS = SAMPLES / "data" / "penguins-mini.csv"
@@ -21,21 +21,7 @@ IRIS_MODEL = "model:\n  type: random_forest\n  n_estimators: 100\n"
 
 
 def iris_with(*edits: tuple[str, str]) -> str:
-    """The iris sample with each (old, new) replaced once; fails loudly if the sample
-    changed so that an edit no longer applies (the case would test nothing)."""
-    text = IRIS
-    for old, new in edits:
-        assert old in text, f"iris-sklearn.yaml no longer contains {old!r}"
-        text = text.replace(old, new, 1)
-    return text
-
-
-def line_of(text: str, fragment: str) -> int:
-    """1-based line of the first non-comment line containing `fragment`."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if fragment in line and not line.lstrip().startswith("#"):
-            return number
-    raise AssertionError(f"{fragment!r} is not in the config")
+    return edited(IRIS, *edits)
 
 
 def assert_rejected(result: Result, workdir: Path, *needles: str) -> None:

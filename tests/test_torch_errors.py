@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, Result, write
+from tests.conftest import SAMPLES, Result, edited, line_of, write
 
 IRIS_MLP = (SAMPLES / "iris-mlp.yaml").read_text()
 DIABETES_MLP = (SAMPLES / "diabetes-mlp.yaml").read_text()
@@ -28,21 +28,7 @@ MODEL = "model: {type: mlp, hidden: [64, 64], dropout: 0.1}"
 
 
 def iris_with(*edits: tuple[str, str]) -> str:
-    """The iris-mlp sample with each (old, new) replaced once; fails loudly if the sample
-    changed so that an edit no longer applies (the case would test nothing)."""
-    text = IRIS_MLP
-    for old, new in edits:
-        assert old in text, f"iris-mlp.yaml no longer contains {old!r}"
-        text = text.replace(old, new, 1)
-    return text
-
-
-def line_of(text: str, fragment: str) -> int:
-    """1-based line of the first non-comment line containing `fragment`."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if fragment in line and not line.lstrip().startswith("#"):
-            return number
-    raise AssertionError(f"{fragment!r} is not in the config")
+    return edited(IRIS_MLP, *edits)
 
 
 def read_json(path: Path) -> dict:
