@@ -32,52 +32,47 @@ class Accuracy:
         return float(accuracy_score(y_true, y_pred))
 
 
-class F1Macro:
+class _MacroAverage:
+    """A label metric of scikit-learn averaged over classes with equal weight; a class
+    absent from a split counts as 0 without a warning."""
+
+    tasks = CLASSIFICATION
+    greater_is_better = True
+    needs_proba = False
+    sklearn_score = ""
+
+    def __call__(self, y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
+        from sklearn import metrics
+
+        score = getattr(metrics, self.sklearn_score)
+        return float(score(y_true, y_pred, average="macro", zero_division=0))
+
+
+class F1Macro(_MacroAverage):
     """F1 score averaged over classes with equal weight."""
 
-    tasks = CLASSIFICATION
-    greater_is_better = True
-    needs_proba = False
+    sklearn_score = "f1_score"
 
     def __init__(self) -> None:
         pass
 
-    def __call__(self, y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-        from sklearn.metrics import f1_score
 
-        return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
-
-
-class PrecisionMacro:
+class PrecisionMacro(_MacroAverage):
     """Precision averaged over classes with equal weight."""
 
-    tasks = CLASSIFICATION
-    greater_is_better = True
-    needs_proba = False
+    sklearn_score = "precision_score"
 
     def __init__(self) -> None:
         pass
 
-    def __call__(self, y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-        from sklearn.metrics import precision_score
 
-        return float(precision_score(y_true, y_pred, average="macro", zero_division=0))
-
-
-class RecallMacro:
+class RecallMacro(_MacroAverage):
     """Recall averaged over classes with equal weight (balanced accuracy)."""
 
-    tasks = CLASSIFICATION
-    greater_is_better = True
-    needs_proba = False
+    sklearn_score = "recall_score"
 
     def __init__(self) -> None:
         pass
-
-    def __call__(self, y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-        from sklearn.metrics import recall_score
-
-        return float(recall_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 class RocAuc:
