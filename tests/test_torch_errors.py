@@ -233,6 +233,40 @@ CASES = [
         args=["trainer.accelerator=gpu"],
         runtime=True,
     ),
+    # --- distributed training -------------------------------------------------------------
+    case(
+        "ddp_spawn_is_refused_with_the_strategy_to_use",
+        IRIS_MLP,
+        "trainer.strategy",
+        "strategy 'ddp_spawn'",
+        "use strategy: ddp",
+        on_command_line("trainer.strategy=ddp_spawn"),
+        args=["trainer.strategy=ddp_spawn", "trainer.devices=2"],
+    ),
+    case(
+        "misspelt_strategy",
+        iris_with((TRAINER, "trainer: {type: lightning, strategy: dpp, devices: 2}")),
+        "trainer.strategy",
+        "'dpp' is not one of the choices",
+        "did you mean 'ddp'",
+        at="strategy: dpp",
+    ),
+    case(
+        "fsdp_on_the_cpu",
+        IRIS_MLP,
+        "trainer.strategy",
+        "does not run on the CPU",
+        "use strategy: ddp on the CPU",
+        args=["trainer.strategy=fsdp", "trainer.accelerator=cpu"],
+    ),
+    case(
+        "no_nodes",
+        IRIS_MLP,
+        "trainer.num_nodes",
+        "must be >= 1, got 0",
+        on_command_line("trainer.num_nodes=0"),
+        args=["trainer.num_nodes=0"],
+    ),
     # --- metrics ----------------------------------------------------------------------------
     case(
         "monitor_not_logged",

@@ -55,6 +55,11 @@ def run(
     if dry_run:
         _print_yaml(resolved.data)
         return 0
+    from ednax.engine.distributed import is_other_rank, run_other_rank
+
+    if is_other_rank():
+        run_other_rank(resolved)
+        return 0
     from ednax.engine.experiment import Experiment
 
     result = Experiment(resolved, command=_command(), say=say).run()
@@ -71,19 +76,25 @@ def resume(
     import sys
 
     from ednax.config.resolve import load_config
+    from ednax.engine.distributed import is_other_rank, run_other_rank
     from ednax.engine.experiment import Experiment
     from ednax.runs.bundle import Bundle
     from ednax.runs.store import find_run
 
     bundle = Bundle.open(find_run(run, runs_dir))
     record = bundle.read_run()
-    _check_resumable(bundle, record)
+    other_rank = is_other_rank()
+    if not other_rank:  # rank 0 has already taken the bundle over
+        _check_resumable(bundle, record)
     plugin_dir = str(Path(record.get("config_file") or bundle.path).parent)
     if plugin_dir not in sys.path:
         sys.path.insert(0, plugin_dir)  # the original config's imports: live there
     resolved = load_config(bundle.path / "config.yaml")
     last = bundle.artifacts_dir / "last.ckpt"
     resume_from = last if resolved.family == "torch" and last.is_file() else None
+    if other_rank:
+        run_other_rank(resolved, resume_from)
+        return 0
     _restore_history(bundle, resume_from, resolved.family)
     say(
         f"resuming {bundle.path} ({record['status']}) "

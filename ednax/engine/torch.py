@@ -44,6 +44,8 @@ def fit_torch_model(
         callbacks=experiment.callbacks,
         log=experiment.say,
     )
+    if not result.is_global_zero:
+        return {}
     if not fold:
         bundle.write_history(result.history)  # the checkpoint's record, resumed epochs included
     for name in CHECKPOINTS:

@@ -6,6 +6,7 @@ checks what the types alone cannot, so that a config reports every bad value at 
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Literal
 
 from ednax.errors import Problem, did_you_mean
@@ -17,6 +18,7 @@ Logger = Literal["csv", "tensorboard", "mlflow", "none"]
 Loader = Literal["auto", "memory", "dataloader"]
 Progress = Literal["auto", "rich", "plain", "none"]
 ClipAlgorithm = Literal["norm", "value"]
+Strategy = Literal["auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"]
 
 EARLY_STOPPING_KEYS = ("monitor", "patience", "mode", "min_delta")
 
@@ -26,7 +28,10 @@ class Lightning(Step):
 
     early_stopping's monitor and mode default to the experiment's (metrics.monitor and
     metrics.mode). loader auto keeps the data on the device when it takes at most half of
-    the device's free memory and training runs on one device; otherwise it uses a DataLoader.
+    the device's free memory; otherwise it uses a DataLoader. With several devices
+    (strategy ddp), batch_size is per device: each step takes batch_size x devices x
+    num_nodes rows of the epoch's order and gives each process its share, and epoch
+    metrics are gathered from all processes.
 
     Parameters
     ----------
@@ -39,7 +44,11 @@ class Lightning(Step):
     accelerator : Literal["auto", "cpu", "gpu"]
         Device type; auto picks a GPU when there is one.
     devices : int | Literal["auto"]
-        Number of devices to train on.
+        Number of devices (processes, on the CPU) to train on, per node.
+    strategy : Literal["auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"]
+        Lightning's strategy: ddp (CPU or GPU), fsdp or deepspeed (GPUs); use ddp for ddp_spawn.
+    num_nodes : int
+        Number of machines training together (each with `devices` devices).
     precision : Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
         Numeric precision of training (Lightning's precision names).
     gradient_clip_val : float | None
@@ -76,6 +85,8 @@ class Lightning(Step):
         eval_batch_size: int | None = None,
         accelerator: Accelerator = "auto",
         devices: int | Literal["auto"] = 1,
+        strategy: Strategy = "auto",
+        num_nodes: int = 1,
         precision: Precision = "32-true",
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: ClipAlgorithm = "norm",
@@ -95,6 +106,8 @@ class Lightning(Step):
         self.eval_batch_size = eval_batch_size
         self.accelerator = accelerator
         self.devices = devices
+        self.strategy = strategy
+        self.num_nodes = num_nodes
         self.precision = precision
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
@@ -118,6 +131,7 @@ class Lightning(Step):
                 "batch_size",
                 "accumulate_grad_batches",
                 "check_val_every_n_epoch",
+                "num_nodes",
             )
         ]
         found.append(_at_least(self, "num_workers", 0))
@@ -133,6 +147,7 @@ class Lightning(Step):
                 )
             )
         found.extend(_early_stopping_problems(self.early_stopping))
+        found.append(_strategy_problem(self.strategy, self.accelerator))
         return [p for p in found if p is not None]
 
     def early_stopping_options(self, monitor: str, mode: str) -> dict[str, Any] | None:
@@ -153,6 +168,30 @@ def _at_least(step: Lightning, name: str, low: int) -> Problem | None:
     if value >= low:
         return None
     return Problem(f"must be >= {low}, got {value}", path=f"trainer.{name}")
+
+
+def _strategy_problem(strategy: str, accelerator: str) -> Problem | None:
+    if strategy == "ddp_spawn":
+        return Problem(
+            "strategy 'ddp_spawn' hands the run to new processes by pickling it in memory, "
+            "which an ednax run (its bundle, sweep trial and listeners) does not survive",
+            path="trainer.strategy",
+            hint="use strategy: ddp, which starts each process by running the same command "
+            "and trains the same way",
+        )
+    if strategy == "fsdp" and accelerator == "cpu":
+        return Problem(
+            "strategy 'fsdp' shards the model across GPUs; it does not run on the CPU",
+            path="trainer.strategy",
+            hint="use strategy: ddp on the CPU",
+        )
+    if strategy == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+        return Problem(
+            "strategy 'deepspeed' needs the deepspeed package, not installed",
+            path="trainer.strategy",
+            hint="pip install deepspeed, or use strategy: ddp",
+        )
+    return None
 
 
 def _early_stopping_problems(section: dict | None) -> list[Problem]:

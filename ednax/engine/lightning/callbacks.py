@@ -4,9 +4,9 @@
 module's own `on_train_epoch_end` (where the epoch's metrics are computed and per-epoch
 schedules stepped). At each epoch end it appends the history row, writes best.ckpt when
 the monitored metric improved and last.ckpt always, and then hands the row to listeners.
-The history and the random number generators' states travel inside the checkpoints, so a
-run resumed from last.ckpt neither repeats nor loses an epoch and draws the same random
-numbers as an uninterrupted run.
+The history and the random number generators' states (each process's, in a distributed
+fit) travel inside the checkpoints, so a run resumed from last.ckpt neither repeats nor
+loses an epoch and draws the same random numbers as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Checkpoint
+
+from ednax.engine.lightning import ranks
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
@@ -73,13 +75,17 @@ class EpochRecord(Checkpoint):
             "best_score": self.best_score,
             "best_epoch": self.best_epoch,
             "rng": rng_states(),
+            "rng_by_rank": ranks.gather_objects(rng_states()),
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = [dict(row) for row in state_dict.get("history", [])]
         self.best_score = state_dict.get("best_score")
         self.best_epoch = state_dict.get("best_epoch")
-        if "rng" in state_dict:
+        by_rank = state_dict.get("rng_by_rank") or []
+        if len(by_rank) == ranks.world_size() > 1:
+            set_rng_states(by_rank[ranks.rank()])
+        elif "rng" in state_dict:
             set_rng_states(state_dict["rng"])
 
     def _improves(self, value: float | None) -> bool:
@@ -91,9 +97,11 @@ class EpochRecord(Checkpoint):
 
     def _save(self, trainer: pl.Trainer, path: Path, *, weights_only: bool) -> None:
         # Written beside the target and renamed over it: a killed run never leaves half a file.
+        # Every process of a distributed fit takes part in saving; rank 0 alone writes.
         temp = path.with_name(f".{path.name}.tmp")
         trainer.save_checkpoint(temp, weights_only=weights_only)
-        os.replace(temp, path)
+        if trainer.is_global_zero:
+            os.replace(temp, path)
 
 
 def epoch_row(epoch: int, scores: dict[str, float]) -> dict[str, Any]:

@@ -55,6 +55,7 @@ _NOISE = (
     r".*is smaller than the logging interval.*",
     r".*Checkpoint directory .* exists and is not empty.*",
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",  # torch 2.13 vs Lightning 2.6
+    r".*when logging on epoch level in distributed setting.*",  # ednax gathers them itself
 )
 _LIGHTNING_LOGGERS = (
     "pytorch_lightning",
@@ -74,6 +75,12 @@ class TorchResult:
     best_checkpoint: Path | None
     last_checkpoint: Path | None
     epochs_run: int
+    is_global_zero: bool = True  # False in the other processes of a distributed fit
+
+    @classmethod
+    def of_other_rank(cls) -> TorchResult:
+        """What a DDP process other than rank 0 returns: rank 0 alone evaluates and saves."""
+        return cls({}, [], {}, None, None, 0, is_global_zero=False)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -125,6 +132,7 @@ def fit_torch(
         extra = [rich_progress_bar()] if progress == "rich" else []
         extra += _early_stopping(options, monitor, mode) + list(callbacks or [])
         trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset)
+        _log_note(log, _distribution_note(trainer))
         train_batches, val_batches = _batches(dataset, options, trainer, seed)
         optimizer, schedule = _optimization(sections, model, options, len(train_batches), registry)
         module = module_class(
@@ -138,6 +146,8 @@ def fit_torch(
         if resume_from is not None:
             log(f"resuming from {resume_from}")
         _run_fit(trainer, module, train_batches, val_batches, resume_from)
+        if not trainer.is_global_zero:
+            return TorchResult.of_other_rank()
         return _result(module, record, dataset, metrics, options, trainer, sections)
 
 
@@ -188,6 +198,13 @@ def _process_state_restored() -> Iterator[None]:
 def _log_note(log: Callable[[str], None], note: str | None) -> None:
     if note:
         log(note)
+
+
+def _distribution_note(trainer: pl.Trainer) -> str | None:
+    if trainer.world_size == 1:
+        return None
+    strategy = type(trainer.strategy).__name__
+    return f"distributed: {trainer.world_size} processes ({strategy}, {trainer.num_nodes} node(s))"
 
 
 def _optimization(
@@ -302,15 +319,6 @@ def _device_problems(options: Any) -> list[Problem]:
                 hint="use accelerator: auto or cpu",
             )
         )
-    if options.loader == "memory" and options.devices not in (1, "auto"):
-        problems.append(
-            Problem(
-                "loader: memory trains on one device; it cannot shard data across "
-                f"{options.devices} devices",
-                path="trainer.loader",
-                hint="use loader: dataloader (or auto) for multi-device training",
-            )
-        )
     return problems
 
 
@@ -382,6 +390,8 @@ def _make_trainer(
             max_epochs=options.max_epochs,
             accelerator=options.accelerator,
             devices=options.devices,
+            strategy=options.strategy,
+            num_nodes=options.num_nodes,
             precision=options.precision,
             gradient_clip_val=clip,
             gradient_clip_algorithm=options.gradient_clip_algorithm if clip else None,
@@ -397,7 +407,9 @@ def _make_trainer(
             default_root_dir=str(artifacts_dir),
         )
     except (ValueError, TypeError, RuntimeError) as exc:  # MisconfigurationException included
-        key = assemble.key_named_in(str(exc), ["accelerator", "devices", "precision"])
+        key = assemble.key_named_in(
+            str(exc), ["strategy", "accelerator", "devices", "num_nodes", "precision"]
+        )
         raise ConfigError(
             Problem(
                 f"Lightning rejected the trainer options: {exc}",
@@ -435,6 +447,7 @@ def _batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int):
     if val is not None and len(val) == 0:
         val = None
     if how == "memory":
+        shards = {"world_size": trainer.world_size, "rank_of": lambda: trainer.global_rank}
         x, y = split_tensors(dataset.splits["train"], dataset.task, device)
         train = TensorBatches(
             x,
@@ -443,10 +456,11 @@ def _batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int):
             shuffle=options.shuffle,
             seed=seed,
             epoch_of=lambda: trainer.current_epoch,
+            **shards,
         )
         if val is not None:
             vx, vy = split_tensors(val, dataset.task, device)
-            val = TensorBatches(vx, vy, batch_size=options.eval_rows)
+            val = TensorBatches(vx, vy, batch_size=options.eval_rows, **shards)
         return train, val
     common = {"seed": seed, "num_workers": options.num_workers, "pin_memory": device.type == "cuda"}
     train = data_loader(
@@ -464,8 +478,6 @@ def _batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int):
 def _loader_kind(dataset: Dataset, options: Any, trainer: pl.Trainer, device: torch.device) -> str:
     if options.loader != "auto":
         return options.loader
-    if trainer.world_size > 1:
-        return "dataloader"
     nbytes = sum(np.asarray(s.X).nbytes // 2 + len(s) * 8 for s in dataset.splits.values())
     return "memory" if fits_on_device(nbytes, device) else "dataloader"
 

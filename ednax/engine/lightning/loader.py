@@ -5,6 +5,12 @@ and each epoch yields slices of them (after one seeded permutation) instead of c
 rows one by one. Lightning accepts any iterable with `__len__` as a dataloader. The order
 of an epoch depends only on the seed and the epoch number, so a resumed run sees the same
 batches as an uninterrupted one.
+
+Across several processes (DDP), every process draws the same order; each step takes the
+next `batch_size x world_size` rows of it and each process keeps its share, so every row
+is seen once per epoch across the processes, all processes take the same number of steps
+(which DDP's gradient averaging needs), and the steps are the same global batches as one
+process with `batch_size x world_size` rows would take.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ class TensorBatches:
     """Batches of `tensors` (all with the same first dimension) as slices, optionally shuffled.
 
     `epoch_of` tells which epoch is starting (Lightning's `trainer.current_epoch`); without
-    it the batcher counts the epochs it has been iterated over itself.
+    it the batcher counts the epochs it has been iterated over itself. `rank_of` tells this
+    process's rank among `world_size` processes, asked when an epoch starts (a DDP process
+    learns its rank only once training has launched).
     """
 
     def __init__(
@@ -33,6 +41,8 @@ class TensorBatches:
         shuffle: bool = False,
         seed: int = 0,
         epoch_of: Callable[[], int] | None = None,
+        world_size: int = 1,
+        rank_of: Callable[[], int] | None = None,
     ):
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError("TensorBatches needs tensors with the same number of rows")
@@ -41,21 +51,41 @@ class TensorBatches:
         self.shuffle = shuffle
         self.seed = seed
         self.epoch_of = epoch_of
+        self.world_size = world_size
+        self.rank_of = rank_of or (lambda: 0)
         self._epochs_started = 0
 
     def __len__(self) -> int:
-        return math.ceil(len(self.tensors[0]) / self.batch_size)
+        return math.ceil(len(self.tensors[0]) / (self.batch_size * self.world_size))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         # A generator: Lightning calls iter() once just to check the object is iterable,
         # so the epoch's order is only drawn when the first batch is requested.
         epoch = self._next_epoch()
+        if self.world_size > 1:
+            yield from self._shares(epoch)
+            return
         tensors = self.tensors
         if self.shuffle:
             order = self.order(epoch).to(tensors[0].device)
             tensors = tuple(t.index_select(0, order) for t in tensors)
         for start in range(0, len(tensors[0]), self.batch_size):
             yield tuple(t[start : start + self.batch_size] for t in tensors)
+
+    def _shares(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """This process's share of each global batch. A last global batch with fewer rows
+        than processes is topped up from the epoch's first rows: every process needs a
+        non-empty batch at every step."""
+        rows = len(self.tensors[0])
+        order = self.order(epoch) if self.shuffle else torch.arange(rows)
+        step, world, rank = self.batch_size * self.world_size, self.world_size, self.rank_of()
+        device = self.tensors[0].device
+        for start in range(0, rows, step):
+            chunk = order[start : start + step]
+            if len(chunk) < world:
+                chunk = torch.cat([chunk, order[: world - len(chunk)]])
+            share = torch.tensor_split(chunk, world)[rank].to(device)
+            yield tuple(t.index_select(0, share) for t in self.tensors)
 
     def order(self, epoch: int) -> torch.Tensor:
         """The row permutation of `epoch`, drawn on the CPU so it is the same on every device."""

@@ -18,6 +18,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from ednax.engine.lightning import ranks
+
 _EPOCH_SCHEDULE_KEY = "ednax_epoch_schedule"
 
 
@@ -158,7 +160,8 @@ class EdnaxModule(pl.LightningModule):
 
 
 class EpochOutputs:
-    """One epoch's detached outputs, targets and summed loss, kept on the device."""
+    """One epoch's detached outputs, targets and summed loss, kept on the device; the
+    scores are computed from the outputs of every process of a distributed fit."""
 
     def __init__(self) -> None:
         self.reset()
@@ -177,16 +180,20 @@ class EpochOutputs:
 
     def scores(self, metrics: Mapping[str, Any], task: str) -> dict[str, float]:
         """{"loss": mean loss per row, metric: value} for the epoch so far ({} if empty)."""
-        if not self._rows:
+        if not self._rows:  # every process takes the same number of steps: all or none
             return {}
-        outputs = torch.cat(self._outputs)
-        targets = torch.cat(self._targets)
+        outputs = ranks.gather_rows(torch.cat(self._outputs))
+        targets = ranks.gather_rows(torch.cat(self._targets))
         y_pred, y_proba = predictions(outputs, task)
-        rows = torch.tensor(self._rows, dtype=torch.float64)
-        losses = torch.stack(self._losses).double().cpu()
-        loss = float(losses @ rows / rows.sum())
+        loss_sum, rows = ranks.sum_across(self._loss_sum_and_rows(outputs.device)).tolist()
+        loss = loss_sum / rows
         y_true = targets.cpu().numpy()
         return {"loss": loss, **metric_scores(metrics, task, y_true, y_pred, y_proba)}
+
+    def _loss_sum_and_rows(self, device: torch.device) -> torch.Tensor:
+        rows = torch.tensor(self._rows, dtype=torch.float64, device=device)
+        losses = torch.stack(self._losses).double()
+        return torch.stack([losses @ rows, rows.sum()])
 
 
 def predictions(outputs: torch.Tensor, task: str) -> tuple[np.ndarray, np.ndarray | None]:
