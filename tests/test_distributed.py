@@ -124,3 +124,16 @@ def test_ddp_run_killed_mid_training_resumes_to_the_same_result(ddp_run, tmp_pat
     assert epochs(bundle) == list(range(1, EPOCHS + 1))
     assert read_json(bundle / "metrics.json") == read_json(ddp_run / "metrics.json")
     assert history(bundle) == history(ddp_run)
+
+
+def test_a_sweep_job_asking_for_two_processes_fails_with_the_fix(tmp_path):
+    # A job re-run by Lightning's launcher would start the whole sweep again: refused.
+    swept = run_cli(
+        "run", IRIS_MLP, "-m", *DDP, "trainer.max_epochs=1", "optimizer.lr=0.01,0.02", cwd=tmp_path
+    )
+    assert "a sweep job trains in one process, and this trainer asks for 2" in swept.text
+    assert "set trainer.devices=1" in swept.text
+    assert "Traceback" not in swept.text
+    (sweep,) = (tmp_path / "runs" / "iris-mlp").glob("sweep-*")
+    jobs = read_json(sweep / "sweep.json")["jobs"]
+    assert [job["status"] for job in jobs] == ["failed", "failed"]

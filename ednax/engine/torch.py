@@ -43,6 +43,7 @@ def fit_torch_model(
         resume_from=resume_from,
         callbacks=experiment.callbacks,
         log=experiment.say,
+        one_process=experiment.sweep is not None,
     )
     if not result.is_global_zero:
         return {}

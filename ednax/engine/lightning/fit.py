@@ -101,13 +101,15 @@ def fit_torch(
     callbacks: list | None = None,
     log: Callable[[str], None] = print,
     registry: Registry | None = None,
+    one_process: bool = False,
 ) -> TorchResult:
     """Fit the torch model of `sections` on `dataset`; see the module docstring.
 
     `on_epoch_end` receives each new history row (after the epoch's checkpoints are on
     disk). When resuming, the rows of the epochs already done come back in
     `TorchResult.history` (restored from the checkpoint) but are not passed to
-    `on_epoch_end` again. Ctrl-C and SIGTERM raise `TrainingInterrupted`.
+    `on_epoch_end` again. Ctrl-C and SIGTERM raise `TrainingInterrupted`. `one_process`
+    refuses a trainer that would start more processes (a sweep job's).
     """
     registry = registry or REGISTRY
     artifacts_dir = Path(artifacts_dir)
@@ -132,6 +134,8 @@ def fit_torch(
         extra = [rich_progress_bar()] if progress == "rich" else []
         extra += _early_stopping(options, monitor, mode) + list(callbacks or [])
         trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset)
+        if one_process and trainer.world_size > 1:
+            raise ConfigError(_one_process_problem(trainer.world_size))
         _log_note(log, _distribution_note(trainer))
         train_batches, val_batches = _batches(dataset, options, trainer, seed)
         optimizer, schedule = _optimization(sections, model, options, len(train_batches), registry)
@@ -198,6 +202,15 @@ def _process_state_restored() -> Iterator[None]:
 def _log_note(log: Callable[[str], None], note: str | None) -> None:
     if note:
         log(note)
+
+
+def _one_process_problem(world_size: int) -> Problem:
+    return Problem(
+        f"a sweep job trains in one process, and this trainer asks for {world_size}",
+        path="trainer.devices",
+        hint="set trainer.devices=1 and trainer.num_nodes=1 for the sweep; to train the jobs "
+        "in parallel, give each its own device or machine with a launcher (joblib, submitit)",
+    )
 
 
 def _distribution_note(trainer: pl.Trainer) -> str | None:
