@@ -8,10 +8,8 @@ leaves a record saying why; every outcome ends in one of the final statuses.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -24,6 +22,7 @@ import numpy as np
 from ednax.engine.build import build
 from ednax.engine.evaluation import aggregate, folds
 from ednax.engine.preprocessing import PreprocessCache, prepare
+from ednax.engine.signals import signals_held, sigterm_raises
 from ednax.engine.spec import ResolvedConfig, digest
 from ednax.errors import ConfigError, EdnaxError, RunError
 from ednax.runs.bundle import Bundle
@@ -58,10 +57,6 @@ class RunResult:
             return None
         split, _, name = self.monitor.partition("/")
         return self.metrics.get(split, {}).get(name)
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM, turned into the same path as Ctrl-C."""
 
 
 class Experiment:
@@ -113,11 +108,12 @@ class Experiment:
             self.bundle = self._create_bundle()
         else:
             self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
-        previous = _catch_sigterm()
         try:
-            metrics = self._run_steps()
+            with sigterm_raises():
+                metrics = self._run_steps()
         except KeyboardInterrupt:
-            self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
+            with signals_held():
+                self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
             raise
         except ConfigError as exc:
             exc.problems = [self.config.locate(p) for p in exc.problems]
@@ -132,8 +128,6 @@ class Experiment:
             reason = f"{type(exc).__name__}: {exc}"
             self._finish_failed("failed", reason)
             raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
-        finally:
-            _restore_sigterm(previous)
         self.bundle.finish("completed", metrics=metrics)
         return RunResult(
             self.bundle, "completed", metrics, monitor=self.config["metrics"]["monitor"]
@@ -275,18 +269,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
-
-
-def _catch_sigterm():
-    def handler(signum, frame):
-        raise Interrupted()
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        return signal.getsignal(signal.SIGTERM)
-
-
-def _restore_sigterm(previous) -> None:
-    with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGTERM, previous)

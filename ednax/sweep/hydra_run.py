@@ -10,26 +10,47 @@ asks Hydra to multirun the user's config over job numbers only:
                                                           +ednax_trial=<number> per job)
 
 Each job's task function (`jobs.run_job`) reads its overrides back and composes them with
-`load_config`. Launchers, and the user's `hydra.launcher.*` settings, work unchanged.
-Hydra's own outputs are kept out of the way: job logging is off, no `.hydra/` per job,
-no change of working directory, and the sweep's Hydra folder is `<sweep>/.hydra`.
+`load_config`. Launchers, and the user's `hydra.launcher.*` settings, work unchanged; a job
+needs nothing of the sweeping process but the files (sweep.json, the Optuna storage), so
+launchers that pickle the task into other processes or onto other machines (joblib,
+submitit) run it too. Hydra's own outputs are kept out of the way: job logging is off, no
+`.hydra/` per job, no change of working directory, the sweep's Hydra folder is
+`<sweep>/.hydra` and submitit's job folders are `<sweep>/.submitit/<job id>/`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ednax.config.overrides import BUILTIN_CONFIGS
 from ednax.config.source import SourceFile
-from ednax.errors import ConfigError, Problem
+from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 OPTUNA_SWEEPER = "hydra_plugins.ednax_optuna.ednax_optuna_sweeper.EdnaxOptunaSweeper"
 HYDRA_FOLDER = ".hydra"
+SUBMITIT_FOLDER = ".submitit"
+# submitit's own default (`hydra.launcher.submitit_folder`), beside Hydra's sweep folder
+SUBMITIT_DEFAULT = "${hydra.sweep.dir}/.submitit/%j"
+# Hydra plugins ednax runs with, by config-group option: the package that provides each
+PLUGIN_PACKAGES = {
+    "joblib": "hydra-joblib-launcher",
+    "submitit_local": "hydra-submitit-launcher",
+    "submitit_slurm": "hydra-submitit-launcher",
+}
+# launcher settings that would start a sweep job more than once
+ONE_PROCESS = ("tasks_per_node", "nodes")
+# what a launcher needs on this machine to submit jobs
+LAUNCHER_COMMANDS = {"submitit_slurm": ("sbatch", "srun")}
+GROUPS_HINT = (
+    "check the hydra: section and the hydra.* and hydra/ overrides (sweepers: basic, "
+    "ednax_optuna; launchers: basic, joblib, submitit_local, submitit_slurm)"
+)
 
 
 def is_hydra_override(text: str) -> bool:
@@ -40,7 +61,8 @@ def is_hydra_override(text: str) -> bool:
 
 def hydra_section(source: SourceFile, hydra_overrides: list[str]) -> dict[str, Any]:
     """The composed `hydra.sweeper` and `hydra.launcher` of the config (interpolations
-    resolved), as plain dicts."""
+    resolved), as plain dicts; `launcher_name`, the launcher's config-group option
+    (basic, joblib, submitit_slurm...); `submitit_folder`, that setting unresolved."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -53,19 +75,18 @@ def hydra_section(source: SourceFile, hydra_overrides: list[str]) -> dict[str, A
                 overrides=[_searchpath(), *hydra_overrides],
                 return_hydra_config=True,
             )
+            launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
             return {
                 "sweeper": OmegaConf.to_container(cfg.hydra.sweeper, resolve=True),
-                "launcher": OmegaConf.to_container(cfg.hydra.launcher, resolve=True),
+                "launcher": launcher,
+                "launcher_name": cfg.hydra.runtime.choices.get("hydra/launcher")
+                or launcher_name(launcher),
+                "submitit_folder": OmegaConf.to_container(cfg.hydra.launcher).get(
+                    "submitit_folder"
+                ),
             }
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(
-            Problem(
-                _first_paragraph(exc),
-                file=source.name,
-                hint="check the hydra: section and the hydra.* and hydra/ overrides "
-                "(sweepers: basic, ednax_optuna; launchers: basic, joblib)",
-            )
-        ) from None
+        raise ConfigError(_composition_problem(exc, source, hydra_overrides)) from None
 
 
 def launcher_name(launcher: dict[str, Any]) -> str:
@@ -75,6 +96,50 @@ def launcher_name(launcher: dict[str, Any]) -> str:
     if target.endswith("JoblibLauncher"):
         return "joblib"
     return target
+
+
+def check_launcher(name: str) -> None:
+    """A launcher that submits to a scheduler, checked for the scheduler's commands before
+    a sweep folder is made (submitit_slurm needs sbatch and srun)."""
+    missing = [c for c in LAUNCHER_COMMANDS.get(name, ()) if shutil.which(c) is None]
+    if missing:
+        raise UsageError(
+            f"hydra/launcher={name} submits SLURM jobs, but {' and '.join(missing)} "
+            "cannot be found here: run the sweep on a machine of the SLURM cluster "
+            "(a login node), or use hydra/launcher=submitit_local"
+        )
+
+
+def check_launcher_settings(
+    launcher: dict[str, Any], hydra_overrides: list[str], source: SourceFile
+) -> None:
+    """A sweep job runs in one process: submitit runs the task once per task it starts, so
+    several tasks or nodes per job would run every job several times."""
+    problems = []
+    for key in ONE_PROCESS:
+        value = launcher.get(key)
+        if not isinstance(value, int) or value <= 1:
+            continue
+        path = f"hydra.launcher.{key}"
+        origin = _origins(hydra_overrides, path)
+        message = f"must be 1 in a sweep: each job would run {value} times, once per task"
+        hint = "a sweep job trains in one process (more cores for it: cpus_per_task)"
+        file = None if origin else source.name
+        problems.append(Problem(message, path, file, hint="; ".join([*origin, hint])))
+    if problems:
+        raise ConfigError(problems)
+
+
+def launcher_settings(submitit_folder: str | None, sweep_dir: Path) -> list[str]:
+    """Settings ednax gives the launcher: submitit's job folders (pickled job, stdout,
+    stderr) inside the sweep folder, unless the user chose a folder."""
+    if submitit_folder != SUBMITIT_DEFAULT:
+        return []
+    return [f"hydra.launcher.submitit_folder={quote(submitit_dir(sweep_dir) / '%j')}"]
+
+
+def submitit_dir(sweep_dir: Path) -> Path:
+    return Path(sweep_dir) / SUBMITIT_FOLDER
 
 
 def multirun(
@@ -114,7 +179,7 @@ def multirun(
                 config_name=source.path.stem, task_function=task, overrides=overrides
             )
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(Problem(_first_paragraph(exc), file=source.name)) from None
+        raise ConfigError(_composition_problem(exc, source, hydra_overrides)) from None
 
 
 @contextlib.contextmanager
@@ -142,6 +207,62 @@ def quote(value: Any) -> str:
 
 def _searchpath() -> str:
     return f"hydra.searchpath=[{quote(f'file://{BUILTIN_CONFIGS}')}]"
+
+
+def _composition_problem(
+    exc: BaseException, source: SourceFile, hydra_overrides: list[str]
+) -> Problem:
+    """Hydra's composition error as a problem: a launcher or sweeper whose plugin is not
+    installed names the package; a setting the launcher or sweeper does not have is
+    pointed at its key, with the nearest settings."""
+    text = str(exc)
+    missing = re.search(r"Could not find '(hydra/\w+)/([^']+)'", text)
+    if missing and missing.group(2) in PLUGIN_PACKAGES:
+        group, name = missing.groups()
+        package = PLUGIN_PACKAGES[name]
+        origin = _origins(hydra_overrides, group)
+        return Problem(
+            f"{group}={name} needs the {package} package, which is not installed",
+            file=None if origin else source.name,
+            hint="; ".join([*origin, f"pip install {package}"]),
+        )
+    unknown = _unknown_setting(exc, hydra_overrides)
+    if unknown is not None:
+        return unknown
+    return Problem(_first_paragraph(exc), file=source.name, hint=GROUPS_HINT)
+
+
+def _unknown_setting(exc: BaseException, hydra_overrides: list[str]) -> Problem | None:
+    """`hydra.launcher.partitio=gpu`: Hydra says "To append to your config use +...", which
+    a launcher's or sweeper's structured settings refuse too."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    cause = exc.__cause__
+    override = re.match(r"Could not override '([^']+)'", str(exc))
+    if not override or not isinstance(cause, (ConfigAttributeError, ConfigKeyError)):
+        return None
+    parent = getattr(cause, "parent_node", None)
+    if not isinstance(parent, DictConfig):
+        return None
+    key = override.group(1)
+    section, _, name = key.rpartition(".")
+    kind = getattr(OmegaConf.get_type(parent), "__name__", "config")
+    settings = sorted(str(k) for k in parent if not str(k).startswith("_"))
+    near = Suggestions(settings).near(name)
+    quoted = " or ".join(f"'{n}'" for n in near)
+    which = f"did you mean {quoted}?" if near else f"settings: {', '.join(settings)}"
+    hint = "; ".join([*_origins(hydra_overrides, key), which])
+    return Problem(f"{section} ({kind}) has no setting '{name}'", path=key, hint=hint or None)
+
+
+def _origins(hydra_overrides: list[str], key: str) -> list[str]:
+    """`(set on the command line by '...')` for the overrides that set `key`."""
+    return [
+        f"(set on the command line by '{text}')"
+        for text in hydra_overrides
+        if text.split("=", 1)[0].lstrip("+~").strip() == key
+    ]
 
 
 def _first_paragraph(exc: BaseException) -> str:

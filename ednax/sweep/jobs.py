@@ -1,8 +1,10 @@
 """One sweep job: Hydra's task function, in whatever process the launcher chose.
 
-`run_job` is module-level so that joblib's loky workers can unpickle it. It never raises
-for a job that fails (the failure is recorded and the sweep goes on); Ctrl-C and SIGTERM
-still stop the sweep, after the job's bundle and record say "interrupted".
+`run_job` is module-level so that joblib's workers and submitit's jobs (another process,
+or a SLURM job on another machine) unpickle it by name; a job needs nothing of the sweeping
+process but sweep.json, the config file and the Optuna storage. It never raises for a job
+that fails (the failure is recorded and the sweep goes on); Ctrl-C and SIGTERM still stop
+the sweep, after the job's bundle and record say "interrupted".
 
 A grid job reads its overrides from sweep.json and writes its outcome back there. An
 Optuna trial reaches its trial through the study's storage (name, storage URL and trial
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
 import sys
 import traceback
 from collections.abc import Callable
@@ -22,9 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ednax.engine.signals import signals_held
 from ednax.errors import EdnaxError
 from ednax.sweep.hydra_run import outside_hydra
-from ednax.sweep.record import SweepRecord
+from ednax.sweep.record import SweepRecord, one_line
+
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+LAUNCHER_JOB_ATTR = "ednax_launcher_job"
+STOPPED = (
+    "stopped by SystemExit in the job (submitit's way at a time limit or on preemption; "
+    "it may run the job again)"
+)
 
 
 @dataclass
@@ -65,12 +76,21 @@ def run_job(cfg: Any) -> dict[str, Any]:
 def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
     plan = record.read()
     job = plan["jobs"][index]
-    record.update_job(index, status="running", pid=os.getpid())
+    where = {"pid": os.getpid(), "host": socket.gethostname()}
+    launcher_job = _launcher_job()
+    if launcher_job:
+        where["launcher_job"] = launcher_job
+    record.update_job(index, status="running", **where)
     sweep = {"id": plan["id"], "kind": "grid", "dir": str(record.dir), "job": index}
     try:
         outcome = execute(plan, record, job["overrides"], sweep=sweep, trial=None)
     except KeyboardInterrupt:
-        record.update_job(index, status="interrupted", error="interrupted (Ctrl-C or SIGTERM)")
+        with signals_held():
+            record.update_job(index, status="interrupted", error=INTERRUPTED)
+        raise
+    except SystemExit:
+        with signals_held():
+            record.update_job(index, status="interrupted", error=STOPPED)
         raise
     record.update_job(index, **outcome.fields())
     total = len(plan["jobs"])
@@ -90,6 +110,9 @@ def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
     settings = plan["optuna"]
     study, storage = optuna_study.load_for_job(settings, record.dir)
     trial = optuna_study.trial_by_number(study, storage, number)
+    launcher_job = _launcher_job()
+    if launcher_job:  # where to look if the job dies before telling the study
+        trial.set_user_attr(LAUNCHER_JOB_ATTR, launcher_job)
     space = [Param.from_json(p) for p in settings["search_space"]]
     overrides = plan["overrides"] + [
         p.override(trial.params[p.key]) for p in space if p.key in trial.params
@@ -101,7 +124,8 @@ def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
             plan, record, overrides, sweep, trial_info, lambda cfg: _callbacks(cfg, trial, settings)
         )
     except KeyboardInterrupt:
-        optuna_study.finish_interrupted(study, trial, overrides)
+        with signals_held():
+            optuna_study.finish_interrupted(study, trial, overrides)
         raise
     objectives = settings["objectives"]
     outcome = optuna_study.finish_trial(study, trial, outcome, objectives)
@@ -145,7 +169,7 @@ def execute(
         with outside_hydra():
             resolved = load_config(plan["config_file"], overrides)
     except EdnaxError as exc:
-        return Outcome("failed", overrides, error=_one_line(exc.render()))
+        return Outcome("failed", overrides, error=one_line(exc.render()))
     command = ["ednax", "run", plan["config_file"], *overrides]
     experiment = Experiment(
         resolved,
@@ -160,6 +184,13 @@ def execute(
         with _not_a_terminal():
             result = experiment.run()
     except KeyboardInterrupt:
+        with signals_held():  # a second signal may have cut the engine's own record short
+            _close_bundle(experiment, INTERRUPTED)
+        raise
+    except SystemExit:
+        # submitit ends a job it requeues (time limit, preemption) with sys.exit inside it
+        with signals_held():
+            _close_bundle(experiment, STOPPED)
         raise
     except EdnaxError as exc:
         return _failed(experiment, overrides, exc.render())
@@ -178,6 +209,30 @@ def execute(
     )
 
 
+def _close_bundle(experiment: Any, reason: str) -> None:
+    """The bundle of a stopped job: interrupted, not left running."""
+    bundle = experiment.bundle
+    with contextlib.suppress(Exception):
+        if bundle is not None and bundle.read_run().get("status") == "running":
+            bundle.log(traceback.format_exc())
+            bundle.finish("interrupted", error=reason)
+
+
+def _launcher_job() -> dict[str, str] | None:
+    """A submitit job's id for the scheduler (`sacct -j`, `scancel`) and its output files
+    (the traceback of a job that died is there); None outside submitit."""
+    if "SUBMITIT_FOLDER" not in os.environ:
+        return None
+    try:
+        import submitit
+
+        env = submitit.JobEnvironment()
+        paths = env.paths
+        return {"id": env.job_id, "stdout": str(paths.stdout), "stderr": str(paths.stderr)}
+    except Exception:  # not inside a submitit job after all
+        return None
+
+
 def _failed(experiment: Any, overrides: list[str], reason: str) -> Outcome:
     bundle = experiment.bundle
     return Outcome(
@@ -185,14 +240,8 @@ def _failed(experiment: Any, overrides: list[str], reason: str) -> Outcome:
         overrides,
         run_id=bundle.run_id if bundle is not None else None,
         bundle=str(bundle.path) if bundle is not None else None,
-        error=_one_line(reason),
+        error=one_line(reason),
     )
-
-
-def _one_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("(bundle:")]
-    return " ".join(lines)[:500]
 
 
 def _describe(outcome: Outcome, scores: list[tuple[str, Any]], status: str | None = None) -> str:

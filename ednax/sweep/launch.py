@@ -7,7 +7,9 @@
                              config validated
                       optuna (hydra/sweeper=ednax_optuna): the search space parsed, its
                              corner points validated, the sweeper's settings checked
-    start_sweep     sweep folder and sweep.json written, Hydra's multirun started
+    start_sweep     sweep folder and sweep.json written, Hydra's multirun started; grid
+                    jobs the launcher lost (a killed process, a cluster job that never
+                    ran) recorded as failed with the launcher's reason
 
 A bad config, override or search-space entry stops the sweep before any job runs (exit 2).
 """
@@ -34,7 +36,10 @@ from ednax.sweep.record import (
     named_sweep_dir,
     new_sweep_dir,
     now,
+    one_line,
+    settle_unfinished,
 )
+from ednax.sweep.settings import mask_password
 
 GRID, OPTUNA = "grid", "optuna"
 PARAMS_PATH = "hydra.sweeper.params"
@@ -56,6 +61,7 @@ class SweepPlan:
     params: list[space.Param] = field(default_factory=list)  # optuna
     settings: Any = None  # optuna: OptunaSettings
     family: str = "sklearn"
+    submitit_folder: str | None = None  # hydra.launcher.submitit_folder, unresolved
 
 
 def prepare_sweep(config_file: str | Path, overrides: list[str]) -> SweepPlan:
@@ -66,15 +72,19 @@ def prepare_sweep(config_file: str | Path, overrides: list[str]) -> SweepPlan:
     section = hydra_run.hydra_section(source, hydra_overrides)
     sweeper = section["sweeper"]
     target = sweeper.get("_target_")
-    launcher = hydra_run.launcher_name(section["launcher"])
+    launcher = section["launcher_name"]
+    hydra_run.check_launcher_settings(section["launcher"], hydra_overrides, source)
     if target == hydra_run.BASIC_SWEEPER:
-        return _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher)
-    if target == hydra_run.OPTUNA_SWEEPER:
-        return _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher)
-    raise UsageError(
-        f"ednax sweeps with Hydra's basic sweeper (grids) or hydra/sweeper=ednax_optuna, "
-        f"not {target}"
-    )
+        plan = _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher)
+    elif target == hydra_run.OPTUNA_SWEEPER:
+        plan = _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher)
+    else:
+        raise UsageError(
+            f"ednax sweeps with Hydra's basic sweeper (grids) or hydra/sweeper=ednax_optuna, "
+            f"not {target}"
+        )
+    plan.submitit_folder = section["submitit_folder"]
+    return plan
 
 
 def start_sweep(
@@ -83,20 +93,25 @@ def start_sweep(
     """Write the sweep folder and sweep.json, run Hydra's multirun; returns sweep.json."""
     from ednax.sweep.jobs import run_job
 
+    hydra_run.check_launcher(plan.launcher)
     record = SweepRecord(_sweep_dir(plan))
     resumed = record.exists()
-    record.write(_record(plan, record, command, resumed))
+    launcher_settings = hydra_run.launcher_settings(plan.submitit_folder, record.dir)
+    record.write(_record(plan, record, command, resumed, bool(launcher_settings)))
     payload = [f"+ednax_sweep={hydra_run.quote(record.path)}"]
     if plan.kind == GRID:
         payload.append(f"+ednax_job=range(0,{len(plan.jobs)})")
         say(f"grid: {len(plan.jobs)} job(s), {plan.launcher} launcher -> {record.dir}")
     else:
         say(f"optuna: {plan.launcher} launcher -> {record.dir}")
+    if launcher_settings:
+        say(f"job output (submitit): {hydra_run.submitit_dir(record.dir)}")
+    launcher_error = None
     try:
         with _sigterm_as_interrupt():
             hydra_run.multirun(
                 plan.source,
-                hydra_overrides=plan.hydra_overrides,
+                hydra_overrides=[*plan.hydra_overrides, *launcher_settings],
                 payload=payload,
                 sweep_dir=record.dir,
                 job_name=plan.experiment["name"],
@@ -108,10 +123,14 @@ def start_sweep(
         raise
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
-        record.update(lambda data: data.update(status="failed", ended_at=now(), error=reason))
-        raise
+        if plan.kind != GRID or isinstance(exc, ConfigError):
+            record.update(lambda data: data.update(status="failed", ended_at=now(), error=reason))
+            raise
+        # The launcher lost jobs (a killed process, a cluster job that failed or never
+        # ran): those jobs failed, and sweep.json says so; the others keep their record.
+        launcher_error = _launcher_message(reason)
     if plan.kind == GRID:
-        return record.update(lambda data: _finish_grid(data))
+        return record.update(lambda data: _finish_grid(data, launcher_error))
     return record.read()
 
 
@@ -134,10 +153,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _finish_grid(data: dict[str, Any]) -> None:
+def _launcher_message(reason: str) -> str:
+    """A launcher's error without the tail of a job's log it quotes (submitit puts it after
+    a line of dashes; sweep.json gives the log's path)."""
+    return one_line(re.split(r"\n-{5,}", reason)[0], limit=300)
+
+
+def _finish_grid(data: dict[str, Any], launcher_error: str | None) -> None:
+    settle_unfinished(data["jobs"], launcher_error)
     data["counts"] = count_statuses(data["jobs"])
     best = best_job(data["jobs"], data["mode"])
-    data.update(status="completed", ended_at=now(), best=[best] if best else [])
+    data.update(status="failed" if launcher_error else "completed", ended_at=now())
+    data["best"] = [best] if best else []
+    if launcher_error:
+        data["error"] = f"the launcher failed: {launcher_error}"
 
 
 def _sweep_dir(plan: SweepPlan) -> Path:
@@ -147,7 +176,9 @@ def _sweep_dir(plan: SweepPlan) -> Path:
     return new_sweep_dir(runs_dir, name)
 
 
-def _record(plan: SweepPlan, record: SweepRecord, command: list[str], resumed: bool):
+def _record(
+    plan: SweepPlan, record: SweepRecord, command: list[str], resumed: bool, submitit: bool
+):
     data: dict[str, Any] = {
         "id": record.dir.name,
         "dir": str(record.dir),
@@ -157,15 +188,17 @@ def _record(plan: SweepPlan, record: SweepRecord, command: list[str], resumed: b
         "pid": os.getpid(),
         "started_at": now(),
         "ended_at": None,
-        "command": command,
+        "command": [mask_password(part) for part in command],
         "config_file": str(plan.source.path),
         "overrides": plan.fixed if plan.kind == OPTUNA else [],
-        "hydra_overrides": plan.hydra_overrides,
+        "hydra_overrides": [mask_password(o) for o in plan.hydra_overrides],
         "launcher": plan.launcher,
         "seed": plan.experiment["seed"],
         "monitor": plan.metrics["monitor"],
         "mode": plan.metrics["mode"],
     }
+    if submitit:
+        data["job_output"] = str(hydra_run.submitit_dir(record.dir))
     if plan.kind == GRID:
         data["jobs"] = [
             {"index": i, "overrides": job, "status": "pending"} for i, job in enumerate(plan.jobs)
@@ -178,6 +211,7 @@ def _record(plan: SweepPlan, record: SweepRecord, command: list[str], resumed: b
     data["optuna"] = settings
     previous = record.read() if resumed else {}
     data["jobs"] = previous.get("jobs", [])
+    data["workers"] = previous.get("workers", [])  # other workers on the study
     data["sessions"] = previous.get("sessions", 0) + 1
     return data
 

@@ -1,15 +1,17 @@
 """sweep.json: a sweep's plan and record, in the sweep folder beside its bundles.
 
     runs/<experiment>/sweep-<id>/sweep.json
-      id, kind (grid | optuna), experiment, status (running, completed, interrupted),
+      id, kind (grid | optuna), experiment, status (running, completed, interrupted,
+      failed: the launcher failed, `error` says how),
       started_at, ended_at, command, config_file, overrides, hydra_overrides, launcher,
-      monitor, mode, jobs: [{index or trial, overrides, status, run_id, bundle, value,
-      metrics, error, ...}], counts, best; optuna: settings, search space, plots, notes
+      monitor, mode, job_output (submitit), jobs: [{index or trial, overrides, status,
+      run_id, bundle, value, metrics, error, pid, host, launcher_job, ...}], counts, best;
+      optuna: settings, search space, plots, notes
 
-Jobs run in other processes (the joblib launcher), so every change is a read-modify-write
-under an exclusive lock on a file beside it, and every write goes through
-`ednax.runs.atomic`: a reader never sees half a file, and two jobs finishing together do
-not lose each other's update.
+Jobs run in other processes (joblib, submitit) or on other machines (SLURM, with the sweep
+folder on a shared filesystem), so every change is a read-modify-write under an exclusive
+lock on a file beside it, and every write goes through `ednax.runs.atomic`: a reader never
+sees half a file, and two jobs finishing together do not lose each other's update.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -26,6 +29,7 @@ from typing import Any
 
 from ednax.runs import atomic
 from ednax.runs.bundle import new_run_id
+from ednax.runs.provenance import process_alive
 
 SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
@@ -105,6 +109,43 @@ def count_statuses(jobs: list[dict[str, Any]]) -> dict[str, int]:
     for job in jobs:
         counts[job.get("status", "pending")] = counts.get(job.get("status", "pending"), 0) + 1
     return counts
+
+
+def settle_unfinished(jobs: list[dict[str, Any]], launcher_error: str | None) -> None:
+    """Grid jobs still pending or running when the launcher is done never recorded how they
+    ended (their process was killed: out of memory, a time limit, a cancelled cluster job;
+    or they never ran): they failed, and `error` says why as far as the launcher knows. A
+    job whose process is still alive on this machine is left running: it records its end
+    itself (so does a cluster job that runs after all)."""
+    for job in jobs:
+        status = job.get("status", "pending")
+        if status not in ("pending", "running") or _still_running(job):
+            continue
+        said = f"the launcher failed: {launcher_error}" if launcher_error else None
+        if status == "pending":
+            reason = f"never started ({said or 'the launcher did not run it'})"
+        else:
+            reason = "its process ended before the job recorded how it ended (killed?"
+            reason += " out of memory? a time limit?)" + (f"; {said}" if said else "")
+        output = (job.get("launcher_job") or {}).get("stderr")
+        if output:
+            reason += f"; see {output}"
+        job.update(status="failed", error=reason)
+
+
+def _still_running(job: dict[str, Any]) -> bool:
+    return (
+        job.get("status") == "running"
+        and job.get("host") == socket.gethostname()
+        and process_alive(job.get("pid"))
+    )
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """A message (a rendered error, a launcher's multi-line report) on one line."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("(bundle:")]
+    return " ".join(lines)[:limit]
 
 
 def best_job(jobs: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
