@@ -2,18 +2,51 @@
 
     open (or resume) the study -> fail trials a killed sweep left running
     until the study holds n_trials trials (or the timeout passes):
-        ask n_jobs trials -> launch one job per trial (+ednax_trial=<number>)
+        ask n_jobs trials -> those beyond the budget are skipped
+        -> launch one job per trial (+ednax_trial=<number>)
         -> each job runs, reports epochs, tells the study -> sweep.json rebuilt
     best trial(s), plots, sweep.json completed
 
 The sweeper only asks; the jobs tell. So a trial that finished is in the storage even if
 the sweep is killed a moment later, and a resumed sweep (same study name and storage)
 counts it and runs only what is missing.
+
+Several sweeps at once on one study (workers: `ednax run CONFIG -m` started more than once
+with the same study name and storage) share it through the storage:
+
+- *No trial runs twice.* The storage numbers trials one at a time; a worker runs only the
+  trials it asked for, and its jobs reach them by number.
+- *The budget is exact.* A worker counts the study's trials and asks for what is missing,
+  but two workers can both count n_trials - 1 and both ask. So after asking, a trial runs
+  only if fewer than n_trials counting trials have a smaller number
+  (`optuna_study.over_budget`; each trial of an n_jobs batch alike); all workers see the
+  same numbers, so exactly one of the two runs. The other is *skipped*: never launched,
+  no bundle, and told FAIL with the user attribute `ednax_skipped` (Optuna has no way to
+  withdraw a trial, and FAIL is the state samplers ignore). It does not count towards
+  n_trials; sweep.json lists it with status `skipped` and the reason, so counts and
+  listings stay true to the storage (which optuna-dashboard shows as a failed trial with
+  that attribute).
+- *Orphans.* Each trial records its owner (host, pid); a worker fails only the RUNNING
+  trials whose owner is a dead process of its own host, at start and before each batch
+  (so a worker killed beside live ones leaves no trial counted as running forever).
+- *Draws.* Trial n samples with a seed derived from the sweep's seed and n, so workers
+  started together do not draw the same parameters, a resumed search does not replay the
+  first session's draws, and a single worker's search is reproducible. The grid and qmc
+  samplers keep one seed for all: it orders the grid (or scrambles the sequence) that
+  every worker and session walks through the storage.
+- *sweep.json.* Workers with the same runs folder share the sweep folder
+  (sweep-<study_name>; on other machines each has its own); each lists itself under
+  `workers`, and the sweep's `status` stays `running` while any live worker runs. `jobs`
+  lists every trial of the study, whoever ran it (`owner`), and `best` is over the whole
+  study. A worker that ends while another still runs trials records them as `running`;
+  the last worker to end writes the complete record.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +56,9 @@ from ednax.sweep.record import SweepRecord, now
 from ednax.sweep.space import Param
 
 PAYLOAD_KEY = "ednax_sweep"
+# Samplers whose seed orders what every worker and session shares (the grid's shuffled
+# order, the scrambled QMC sequence kept in the storage): one seed for all trials.
+SHARED_SEED_SAMPLERS = ("grid", "qmc")
 
 
 def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -35,12 +71,12 @@ def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> 
     study = _open_study(settings, storage, space, plan)
     recovered, orphans = studies.settle_orphans(study, storage, record.dir, settings["objectives"])
     done = studies.counted(study)
-    _announce(settings, plan, done, recovered, orphans)
+    _announce(settings, plan, done, studies.owned_by_others(study), recovered, orphans)
     search = _Search(record, study, storage, space, settings, launcher)
     try:
         search.run()
     except KeyboardInterrupt:
-        search.refresh(status="interrupted", ended_at=now())
+        search.refresh(worker_status="interrupted")
         raise
     return search.finish()
 
@@ -61,7 +97,7 @@ def payload_path(arguments: list[str]) -> Path:
 def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan: dict) -> Any:
     import optuna
 
-    from ednax.sweep.settings import build_pruner, build_sampler
+    from ednax.sweep.settings import build_pruner
 
     seed = settings["seed"] if settings["seed"] is not None else plan["seed"]
     try:
@@ -82,17 +118,76 @@ def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan
             f"{[d.name.lower() for d in study.directions]}, not {settings['directions']}: "
             "use another study name"
         )
-    # A resumed search must not replay the random draws of its first session.
-    seed = None if seed is None else seed + len(study.get_trials(deepcopy=False))
-    sampler = build_sampler(settings["sampler"], seed, space, studies.plain_problem)
+    sampler = _sampler(settings["sampler"], seed, space)
     pruner = build_pruner(settings["pruner"], studies.plain_problem)
     return optuna.load_study(
         study_name=settings["study_name"], storage=storage, sampler=sampler, pruner=pruner
     )
 
 
+def _sampler(spec: dict[str, Any], seed: int | None, space: list[Param]) -> Any:
+    """The configured sampler, seeded per trial (see the module's docstring)."""
+    from ednax.sweep.settings import build_sampler
+
+    spec = dict(spec)
+    seed = spec.pop("seed", seed)  # a seed among the sampler's own options wins
+
+    def build(trial_seed: int | None) -> Any:
+        return build_sampler(spec, trial_seed, space, studies.plain_problem)
+
+    if seed is None or spec["type"] in SHARED_SEED_SAMPLERS:
+        return build(seed)
+    return _seeded_per_trial(build, seed)
+
+
+def _seeded_per_trial(build: Callable[[int], Any], seed: int) -> Any:
+    """A sampler that samples trial n with a sampler built for n's seed. Samplers keep
+    what they learn in the storage, not in the object (CMA-ES and NSGA-II store their
+    state in the trials), so a fresh one per trial sees the same study; only the random
+    draws change, and they depend on the trial's number, not on which worker asked."""
+    from optuna.samplers import BaseSampler
+
+    class TrialSeeded(BaseSampler):
+        def __init__(self) -> None:
+            self.sampler = build(seed)
+
+        def before_trial(self, study, trial):
+            self.sampler = build(_trial_seed(seed, trial.number))
+            self.sampler.before_trial(study, trial)
+
+        def infer_relative_search_space(self, study, trial):
+            return self.sampler.infer_relative_search_space(study, trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self.sampler.sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self.sampler.sample_independent(study, trial, param_name, param_distribution)
+
+        def after_trial(self, study, trial, state, values):
+            self.sampler.after_trial(study, trial, state, values)
+
+        def reseed_rng(self) -> None:
+            self.sampler.reseed_rng()
+
+    return TrialSeeded()
+
+
+def _trial_seed(seed: int, number: int) -> int:
+    """Trial `number`'s seed: mixed, because the first draws of generators seeded with
+    neighbouring integers can lie close together."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed % 2**32, number]).generate_state(1)[0])
+
+
 def _announce(
-    settings: dict[str, Any], plan: dict, done: int, recovered: list[int], orphans: list[int]
+    settings: dict[str, Any],
+    plan: dict,
+    done: int,
+    elsewhere: list[int],
+    recovered: list[int],
+    orphans: list[int],
 ) -> None:
     sampler, pruner = settings["sampler"]["type"], settings["pruner"]["type"]
     todo = max(0, settings["n_trials"] - done)
@@ -103,15 +198,21 @@ def _announce(
     )
     if done:
         line += f", {done} already in the study"
+    if elsewhere:
+        line += f" ({len(elsewhere)} running in other sweeps on the study)"
     print(line, flush=True)
+    _say_settled(recovered, orphans)
+    for note in settings.get("notes", []):
+        print(f"note: {note}", flush=True)
+
+
+def _say_settled(recovered: list[int], orphans: list[int]) -> None:
     if recovered:
         numbers = ", ".join(map(str, recovered))
         print(f"trial(s) {numbers} had ended when the sweep stopped: taken from their bundles")
     if orphans:
         numbers = ", ".join(map(str, orphans))
         print(f"trial(s) {numbers} were cut short by a stopped sweep: run again", flush=True)
-    for note in settings.get("notes", []):
-        print(f"note: {note}", flush=True)
 
 
 class _Search:
@@ -123,21 +224,32 @@ class _Search:
         self.settings = settings
         self.launcher = launcher
         self.multi = len(settings["objectives"]) > 1
+        self.worker = {**studies.owner(), "started_at": now(), "ended_at": None}
 
     def run(self) -> None:
         distributions = {p.key: p.distribution() for p in self.space}
         payload = f"+{PAYLOAD_KEY}={_quote(self.record.path)}"
         deadline = _deadline(self.settings["timeout"])
+        n_trials = self.settings["n_trials"]
+        self.refresh()
         while True:
-            remaining = self.settings["n_trials"] - studies.counted(self.study)
+            # another sweep of this host on the study may have been killed meanwhile
+            _say_settled(
+                *studies.settle_orphans(
+                    self.study, self.storage, self.record.dir, self.settings["objectives"]
+                )
+            )
+            remaining = n_trials - studies.counted(self.study)
             if remaining <= 0:
                 return
             if deadline is not None and time.monotonic() >= deadline:
                 print(f"timeout: {self.settings['timeout']:g} s passed, no new trials", flush=True)
                 return
             batch = min(self.settings["n_jobs"], remaining)
-            trials = [self._ask(distributions) for _ in range(batch)]
+            trials = self._within_budget([self._ask(distributions) for _ in range(batch)])
             self.refresh()
+            if not trials:
+                continue  # other sweeps asked for the rest: the count now says so
             jobs = [[payload, f"+ednax_trial={t.number}"] for t in trials]
             self._launch(jobs, trials)
             self.refresh()
@@ -147,6 +259,21 @@ class _Search:
         trial.set_user_attr(studies.OWNER_ATTR, studies.owner())
         return trial
 
+    def _within_budget(self, trials: list[Any]) -> list[Any]:
+        """The asked trials that may run; the others are skipped (another sweep on the
+        study asked for the last ones at the same moment)."""
+        n_trials = self.settings["n_trials"]
+        excess = set(studies.over_budget(self.study, [t.number for t in trials], n_trials))
+        for trial in trials:
+            if trial.number in excess:
+                studies.finish_skipped(self.study, trial, n_trials)
+                print(
+                    f"trial {trial.number} skipped: the study already holds its "
+                    f"{n_trials} trial(s) (another sweep asked at the same moment)",
+                    flush=True,
+                )
+        return [t for t in trials if t.number not in excess]
+
     def _launch(self, jobs: list[list[str]], trials: list[Any]) -> None:
         try:
             returns = self.launcher.launch(jobs, initial_job_idx=trials[0].number)
@@ -154,7 +281,9 @@ class _Search:
             self._close_unfinished(trials, None, interrupted=True)
             raise
         except Exception as exc:  # a launcher that lost its workers: those trials failed
-            self._close_unfinished(trials, f"the launcher failed: {type(exc).__name__}: {exc}")
+            # submitit's message goes on with the job's log tail after a line of dashes
+            message = re.split(r"\n-{5,}", str(exc))[0]
+            self._close_unfinished(trials, f"the launcher failed: {type(exc).__name__}: {message}")
             return
         for trial, job_return in zip(trials, returns, strict=False):
             error = _job_error(job_return)
@@ -163,6 +292,7 @@ class _Search:
         self._close_unfinished(trials, "the job ended without telling the study how")
 
     def _close_unfinished(self, trials: list[Any], reason: str | None, interrupted=False):
+        from optuna.exceptions import UpdateFinishedTrialError
         from optuna.trial import TrialState
 
         states = {t.number: t.state for t in self.study.get_trials(deepcopy=False)}
@@ -172,35 +302,46 @@ class _Search:
             if interrupted:
                 studies.finish_interrupted(self.study, trial, [])
                 continue
-            trial.set_user_attr(studies.RESULT_ATTR, {"status": "failed", "error": reason})
-            self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            try:
+                trial.set_user_attr(studies.RESULT_ATTR, {"status": "failed", "error": reason})
+                self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            except UpdateFinishedTrialError:
+                continue  # its job told the study after all (a slow storage write)
             print(f"trial {trial.number} failed: {reason}", flush=True)
 
-    def refresh(self, **fields: Any) -> dict[str, Any]:
-        """Rebuild the jobs of sweep.json from the storage (the study is the truth)."""
-        trials = self.study.get_trials(deepcopy=False)
-        jobs = [studies.trial_entry(t, self.multi) for t in trials]
-        counts: dict[str, int] = {}
-        for job in jobs:
-            counts[job["status"]] = counts.get(job["status"], 0) + 1
+    def refresh(
+        self, worker_status: str = "running", final: Callable[[], dict] | None = None
+    ) -> dict[str, Any]:
+        """Rebuild the jobs of sweep.json from the storage (the study is the truth), and
+        this worker's entry under `workers` (another worker starting on the same folder
+        rewrites sweep.json; each puts itself back). The study is read under sweep.json's
+        lock, so the last worker to write has seen every other worker's last trial end;
+        `final()` (best trials, plots) is computed there too."""
+        self.worker["status"] = worker_status
 
         def change(data: dict[str, Any]) -> None:
-            data.update(jobs=jobs, counts=counts, **fields)
+            trials = self.study.get_trials(deepcopy=False)
+            jobs = [studies.trial_entry(t, self.multi) for t in trials]
+            counts: dict[str, int] = {}
+            for job in jobs:
+                counts[job["status"]] = counts.get(job["status"], 0) + 1
+            data.update(jobs=jobs, counts=counts, **(final() if final else {}))
+            if worker_status != "running":
+                self.worker["ended_at"] = now()
+            data["workers"] = _workers(data.get("workers") or [], self.worker)
+            data["status"], data["ended_at"] = _sweep_status(data["workers"])
 
         return self.record.update(change)
 
     def finish(self) -> dict[str, Any]:
         from ednax.sweep.plots import write_plots
 
-        best = self._best()
-        plots, notes = write_plots(self.study, self.record.dir, self.settings["objectives"])
-        return self.refresh(
-            status="completed",
-            ended_at=now(),
-            best=best,
-            plots=plots,
-            notes=[*self.settings.get("notes", []), *notes],
-        )
+        def final() -> dict[str, Any]:
+            plots, notes = write_plots(self.study, self.record.dir, self.settings["objectives"])
+            notes = [*self.settings.get("notes", []), *notes]
+            return {"best": self._best(), "plots": plots, "notes": notes}
+
+        return self.refresh(worker_status="completed", final=final)
 
     def _best(self) -> list[dict[str, Any]]:
         from optuna.trial import TrialState
@@ -209,6 +350,33 @@ class _Search:
             return []
         best = self.study.best_trials if self.multi else [self.study.best_trial]
         return [studies.trial_entry(t, self.multi) for t in best]
+
+
+def _workers(workers: list[dict[str, Any]], me: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sweep's workers with `me` updated (or added); a worker of this host whose
+    process is gone while it said running was killed: interrupted."""
+    others = []
+    for worker in workers:
+        if (worker.get("host"), worker.get("pid")) == (me["host"], me["pid"]):
+            continue
+        if worker.get("status") == "running" and not _may_run(worker):
+            worker = {**worker, "status": "interrupted"}
+        others.append(worker)
+    return [*others, dict(me)]
+
+
+def _sweep_status(workers: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """`running` (no end) while a worker may still run; else the last one's status."""
+    if any(w.get("status") == "running" and _may_run(w) for w in workers):
+        return "running", None
+    ended = [w for w in workers if w.get("ended_at")]
+    last = max(ended, key=lambda w: w["ended_at"]) if ended else workers[-1]
+    return last["status"], last.get("ended_at") or now()
+
+
+def _may_run(worker: dict[str, Any]) -> bool:
+    """A worker on another host (a shared file system) cannot be checked: it may run."""
+    return not studies.orphaned(worker)
 
 
 def _job_error(job_return: Any) -> str | None:

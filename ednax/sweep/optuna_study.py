@@ -6,14 +6,22 @@ through the storage (the documented `BaseStorage` lookups) as an ordinary
 `optuna.trial.Trial`, so `report` and `should_prune` work with the study's pruner from any
 process. What ednax knows of a trial (bundle, status, metrics, overrides, error) is kept
 in the trial's user attributes, so sweep.json can always be rebuilt from the storage.
+
+Several sweeps (workers) may share one study: every trial records its owner (the host and
+pid of the sweep that asked for it), a worker settles only trials whose owner is a dead
+process of its own host, and the trial budget is decided per trial by its number
+(`over_budget`), which the storage hands out one at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
+import random
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +30,20 @@ from ednax.runs.provenance import process_alive
 OWNER_ATTR = "ednax_owner"
 RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
+SKIPPED_ATTR = "ednax_skipped"
 DEFAULT_DB = "optuna.db"
 SQLITE_TIMEOUT_S = 60
 SQLITE_SYNC = "OFF"
+# Workers started together on a new storage race to create its tables; the losers retry.
+CREATE_RETRY_S = 60
+# SQLAlchemy's driver for a storage URL (postgresql:// is psycopg 3; mysql:// is mysqldb)
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "PyMySQL",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+}
 
 _STORAGES: dict[str, Any] = {}
 
@@ -38,19 +57,63 @@ def open_storage(url: str, *, existing: bool = False) -> Any:
     """An RDB storage, one per URL and process (a joblib worker runs many trials; the
     basic launcher runs them in the sweeper's process). `existing` skips creating and
     checking the tables: a job's storage, which the sweeper opened first."""
-    import optuna
-
     quiet_optuna()
     if url in _STORAGES:
         return _STORAGES[url]
-    skip = {"skip_table_creation": existing, "skip_compatibility_check": existing}
+    options: dict[str, Any] = {
+        "skip_table_creation": existing,
+        "skip_compatibility_check": existing,
+    }
     if url.startswith("sqlite"):
-        engine = {"creator": _sqlite_opener(url)}
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, **skip)
-    else:
-        storage = optuna.storages.RDBStorage(url, **skip)
+        options["engine_kwargs"] = {"creator": _sqlite_opener(url)}
+    storage = _create_storage(url, options)
     _STORAGES[url] = storage
     return storage
+
+
+def _create_storage(url: str, options: dict[str, Any]) -> Any:
+    """`RDBStorage(url)`, retried while another process creates the same tables: Optuna
+    checks for each table, then creates it, and stamps the schema version, so two sweeps
+    started together on a new database can fail with "table already exists" or a unique
+    constraint; a moment later the tables are there and the next attempt just opens them."""
+    import optuna
+
+    deadline = time.monotonic() + CREATE_RETRY_S
+    while True:
+        try:
+            return optuna.storages.RDBStorage(url, **options)
+        except ImportError:
+            raise _missing_driver(url) from None
+        except Exception as exc:
+            if not _creation_race(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1 + random.random() * 0.4)
+
+
+def _missing_driver(url: str) -> Exception:
+    """The storage URL names a database driver that is not installed: which package."""
+    from sqlalchemy.engine import make_url
+
+    from ednax.errors import UsageError
+    from ednax.sweep.settings import mask_password
+
+    driver = make_url(url).get_dialect().driver
+    package = DRIVER_PACKAGES.get(driver, driver)
+    return UsageError(
+        f"the Optuna storage {mask_password(url)} needs the database driver '{driver}', "
+        f"which is not installed: pip install '{package}'"
+    )
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """An error of two processes creating the same tables (not a wrong URL or password)."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc).lower()
+    race = ("already exists", "duplicate", "database is locked")
+    return isinstance(exc, DBAPIError) and any(words in text for words in race)
 
 
 def _sqlite_opener(url: str):
@@ -183,7 +246,20 @@ def result_attr(outcome: Any) -> dict[str, Any]:
 
 
 def owner() -> dict[str, Any]:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+    """This process as a trial's owner: its pid and where that pid means something (the
+    host name; on Linux the boot and the pid namespace too, which tell apart containers
+    that share the host's name, and machines that share a name)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), **_pid_scope()}
+
+
+@functools.cache
+def _pid_scope() -> dict[str, str]:
+    scope = {}
+    with contextlib.suppress(OSError):
+        scope["boot"] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    with contextlib.suppress(OSError):
+        scope["pid_ns"] = os.readlink("/proc/self/ns/pid")
+    return scope
 
 
 def settle_orphans(
@@ -192,31 +268,57 @@ def settle_orphans(
     """Trials left RUNNING by a sweep process of this host that is gone (killed). A trial
     whose bundle had already completed or been pruned (the process died before telling the
     study) is told so from its bundle; the others FAIL, marked interrupted. Trials of live
-    processes (another sweep of the same study) stay. Returns (recovered, interrupted)."""
+    processes (other sweeps of the same study), of other hosts (whose processes cannot be
+    seen from here) and not yet claimed by an owner stay. A trial another sweep settles at
+    the same moment is left to it. Returns (recovered, interrupted)."""
     from optuna.trial import TrialState
 
     recovered, interrupted = [], []
     orphans = [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if _orphaned(t.user_attrs.get(OWNER_ATTR) or {})
+        if orphaned(t.user_attrs.get(OWNER_ATTR) or {})
     ]
     bundles = _bundles_by_trial(sweep_dir, study.study_name) if orphans else {}
     for frozen in orphans:
-        trial = trial_by_number(study, storage, frozen.number)
         outcome = bundles.get(frozen.number)
-        if outcome is not None and outcome.status in ("completed", "pruned"):
-            finish_trial(study, trial, outcome, objectives)
-            recovered.append(frozen.number)
-            continue
-        trial.set_user_attr(INTERRUPTED_ATTR, True)
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        interrupted.append(frozen.number)
+        ended = outcome is not None and outcome.status in ("completed", "pruned")
+        if _settle(study, storage, frozen.number, outcome if ended else None, objectives):
+            (recovered if ended else interrupted).append(frozen.number)
     return recovered, interrupted
 
 
-def _orphaned(who: dict[str, Any]) -> bool:
-    return who.get("host") == socket.gethostname() and not process_alive(who.get("pid"))
+def _settle(study: Any, storage: Any, number: int, outcome: Any, objectives: list[str]) -> bool:
+    """Tell the study how orphan `number` ended: as its bundle's `outcome` says, else
+    interrupted. False when another sweep settled it a moment before."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    trial = trial_by_number(study, storage, number)
+    try:
+        if outcome is not None:
+            finish_trial(study, trial, outcome, objectives)
+        else:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            study.tell(trial, state=TrialState.FAIL)
+    except (UpdateFinishedTrialError, ValueError):
+        finished = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+        if number in finished:
+            return False
+        raise
+    return True
+
+
+def orphaned(who: dict[str, Any]) -> bool:
+    """Whether a trial's owner is a process of this host (and boot and pid namespace,
+    when both sides recorded them) that no longer exists. An owner this process cannot
+    see is never taken for dead."""
+    me = owner()
+    if who.get("host") != me["host"]:
+        return False
+    if any(who.get(k) is not None and who.get(k) != me.get(k) for k in ("boot", "pid_ns")):
+        return False
+    return not process_alive(who.get("pid"))
 
 
 def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Any]:
@@ -248,12 +350,68 @@ def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Any]:
 
 
 def counted(study: Any) -> int:
-    """Trials that count towards n_trials: all but those cut short by a stopped sweep."""
-    return sum(1 for t in study.get_trials(deepcopy=False) if not is_interrupted(t))
+    """Trials that count towards n_trials: all but those cut short by a stopped sweep and
+    those asked beyond the budget (see `over_budget`)."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if counts(t))
+
+
+def counts(trial: Any) -> bool:
+    return not is_interrupted(trial) and not is_skipped(trial)
+
+
+def over_budget(study: Any, numbers: list[int], n_trials: int) -> list[int]:
+    """The just-asked trials among `numbers` that lie beyond the budget: n_trials trials
+    that count come before them. The storage numbers a study's trials one at a time, so
+    every trial with a smaller number exists already and all workers see the same order:
+    of two workers that both counted n_trials - 1 and asked, the lower number runs. A
+    trial still running counts; should it end interrupted, the study is left short,
+    never over (a resumed sweep fills the gap)."""
+    trials = [t for t in study.get_trials(deepcopy=False) if counts(t)]
+    return [n for n in numbers if sum(1 for t in trials if t.number < n) >= n_trials]
+
+
+def finish_skipped(study: Any, trial: Any, n_trials: int) -> None:
+    """A trial asked beyond the budget (another sweep on the study asked for the last
+    ones at the same moment): never run, no bundle; FAIL in the study, marked skipped so
+    that it does not count and sweep.json says why."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    reason = (
+        f"not run: the study already held its n_trials={n_trials} trials when this one "
+        "was asked (another sweep on the study asked at the same moment)"
+    )
+    with contextlib.suppress(UpdateFinishedTrialError):
+        trial.set_user_attr(SKIPPED_ATTR, True)
+        trial.set_user_attr(RESULT_ATTR, {"status": "skipped", "error": reason})
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def is_interrupted(trial: Any) -> bool:
-    return bool(trial.user_attrs.get(INTERRUPTED_ATTR))
+    return _failed_with(trial, INTERRUPTED_ATTR)
+
+
+def is_skipped(trial: Any) -> bool:
+    return _failed_with(trial, SKIPPED_ATTR)
+
+
+def _failed_with(trial: Any, mark: str) -> bool:
+    """A FAIL trial with `mark`. The mark is written just before the state, so a trial
+    another process finished in between (two sweeps settling one orphan) keeps its own
+    state and counts as what it is."""
+    return trial.state.name == "FAIL" and bool(trial.user_attrs.get(mark))
+
+
+def owned_by_others(study: Any) -> list[int]:
+    """Numbers of the RUNNING trials another sweep process owns (live, or elsewhere)."""
+    from optuna.trial import TrialState
+
+    me = owner()
+    return [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if (who := t.user_attrs.get(OWNER_ATTR)) and who != me and not orphaned(who)
+    ]
 
 
 def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:
@@ -263,6 +421,8 @@ def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:
     status = result.get("status") or _status_of(trial.state.name)
     if is_interrupted(trial):
         status = "interrupted"
+    if is_skipped(trial):
+        status = "skipped"
     entry = {
         "trial": trial.number,
         "state": trial.state.name,
@@ -276,6 +436,8 @@ def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:
         "metrics": result.get("metrics") or {},
         "error": result.get("error"),
         "epochs_reported": len(trial.intermediate_values),
+        "launcher_job": trial.user_attrs.get("ednax_launcher_job"),
+        "owner": trial.user_attrs.get(OWNER_ATTR),
     }
     if trial.state.name == "FAIL" and status == "completed":
         entry["status"] = "failed"  # the run finished, but its objective was not a number
