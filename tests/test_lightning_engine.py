@@ -235,6 +235,18 @@ def test_asking_for_a_missing_gpu_is_a_config_error(tmp_path):
     assert exc_info.value.problems[0].path == "trainer.accelerator"
 
 
+def module_registry(monkeypatch) -> Registry:
+    """A registry with the kind "module" (train loops), as ednax's catalog declares it."""
+    monkeypatch.setitem(
+        KINDS,
+        "module",
+        Kind(
+            "module", "a train loop", ("model", "loss", "optimizer", "schedule", "metrics", "task")
+        ),
+    )
+    return Registry()
+
+
 class DoubleLossLoop(EdnaxModule):
     """A custom train loop: the training loss counted twice."""
 
@@ -243,14 +255,7 @@ class DoubleLossLoop(EdnaxModule):
 
 
 def test_a_registered_module_replaces_the_train_loop(tmp_path, monkeypatch):
-    monkeypatch.setitem(
-        KINDS,
-        "module",
-        Kind(
-            "module", "a train loop", ("model", "loss", "optimizer", "schedule", "metrics", "task")
-        ),
-    )
-    registry = Registry()
+    registry = module_registry(monkeypatch)
     registry.register("module", "double_loss")(DoubleLossLoop)
     sgd = {"type": "sgd", "lr": 0.1}  # unlike Adam's, SGD's step grows with the loss
     custom = _fit(
@@ -263,6 +268,29 @@ def test_a_registered_module_replaces_the_train_loop(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as exc_info:
         _fit(tmp_path / "typo", _sections(module="double_los"), registry=registry)
     assert "double_loss" in exc_info.value.render()
+
+
+class LightningStepsTheOptimizer(EdnaxModule):
+    """The built-in loop, but overriding training_step leaves the optimizer to Lightning."""
+
+    def training_step(self, batch, batch_idx):
+        return super().training_step(batch, batch_idx)
+
+
+def test_the_built_in_loop_steps_the_optimizer_as_lightning_would(tmp_path, monkeypatch):
+    registry = module_registry(monkeypatch)
+    registry.register("module", "automatic")(LightningStepsTheOptimizer)
+    assert EdnaxModule.steps_its_optimizer()
+    assert not LightningStepsTheOptimizer.steps_its_optimizer()
+    # 6 batches an epoch: the last window of 4 is cut short by the epoch's end.
+    stepping = {"accumulate_grad_batches": 4, "gradient_clip_val": 0.1, "max_epochs": 3}
+    sections = {**_sections(**stepping), "scheduler": {"type": "onecycle", "max_lr": 0.05}}
+    sections["optimizer"] = {"type": "sgd", "lr": 0.05}
+    built_in = _fit(tmp_path / "built-in", sections)
+    sections["trainer"]["module"] = "automatic"
+    by_lightning = _fit(tmp_path / "lightning", sections, registry=registry)
+    assert built_in.history == by_lightning.history
+    assert built_in.metrics == by_lightning.metrics
 
 
 def test_the_in_memory_batcher_yields_every_row_once_per_epoch():

@@ -39,6 +39,7 @@ from ednax.engine.lightning.loader import (
 from ednax.engine.lightning.module import (
     EdnaxModule,
     Schedule,
+    Stepping,
     applies,
     metric_scores,
     predictions,
@@ -133,7 +134,8 @@ def fit_torch(
         record = EpochRecord(artifacts_dir, monitor=monitor, mode=mode, listeners=listeners)
         extra = [rich_progress_bar()] if progress == "rich" else []
         extra += _early_stopping(options, monitor, mode) + list(callbacks or [])
-        trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset)
+        manual = module_class.steps_its_optimizer()
+        trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset, manual)
         if one_process and trainer.world_size > 1:
             raise ConfigError(_one_process_problem(trainer.world_size))
         _log_note(log, _distribution_note(trainer))
@@ -147,6 +149,7 @@ def fit_torch(
             metrics=metrics,
             task=dataset.task,
         )
+        module.stepping = _stepping(options)
         if resume_from is not None:
             log(f"resuming from {resume_from}")
         _run_fit(trainer, module, train_batches, val_batches, resume_from)
@@ -393,11 +396,36 @@ def _early_stopping(options: Any, monitor: str, mode: str) -> list[pl.Callback]:
     return [EarlyStopping(**settings, verbose=False)]
 
 
+def _stepping(options: Any) -> Stepping:
+    return Stepping(
+        accumulate_grad_batches=options.accumulate_grad_batches,
+        gradient_clip_val=options.gradient_clip_val,
+        gradient_clip_algorithm=options.gradient_clip_algorithm,
+    )
+
+
+def _trainer_stepping(options: Any, manual: bool) -> dict[str, Any]:
+    """Accumulation and clipping as Trainer arguments; none for a module that steps its
+    optimizer itself (it does both, and Lightning refuses them for such a module)."""
+    if manual:
+        return {}
+    clip = options.gradient_clip_val
+    return {
+        "gradient_clip_val": clip,
+        "gradient_clip_algorithm": options.gradient_clip_algorithm if clip else None,
+        "accumulate_grad_batches": options.accumulate_grad_batches,
+    }
+
+
 def _make_trainer(
-    options: Any, artifacts_dir: Path, callbacks: list, progress: str, dataset: Dataset
+    options: Any,
+    artifacts_dir: Path,
+    callbacks: list,
+    progress: str,
+    dataset: Dataset,
+    manual: bool,
 ) -> pl.Trainer:
     batches = max(1, math.ceil(len(dataset.splits["train"]) / options.batch_size))
-    clip = options.gradient_clip_val
     try:
         return pl.Trainer(
             max_epochs=options.max_epochs,
@@ -406,9 +434,7 @@ def _make_trainer(
             strategy=options.strategy,
             num_nodes=options.num_nodes,
             precision=options.precision,
-            gradient_clip_val=clip,
-            gradient_clip_algorithm=options.gradient_clip_algorithm if clip else None,
-            accumulate_grad_batches=options.accumulate_grad_batches,
+            **_trainer_stepping(options, manual),
             deterministic=options.deterministic,
             check_val_every_n_epoch=options.check_val_every_n_epoch,
             logger=_logger(options.logger, artifacts_dir),

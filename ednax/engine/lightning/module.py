@@ -5,10 +5,17 @@ metrics are computed once per epoch from everything the epoch produced, so train
 waits on a per-step host sync. A custom train loop subclasses `EdnaxModule` (override
 `training_step`, `validation_step` or `forward`) and is registered under the kind "module"
 so that `trainer.module: <name>` selects it.
+
+The built-in loop steps the optimizer itself (Lightning's manual optimization, with
+accumulation and clipping as Lightning's automatic optimization does them), which saves
+Lightning's optimizer closure on every step. A subclass that overrides `training_step` or
+another hook of automatic optimization keeps Lightning's automatic optimization, so a loss
+it returns is still the one minimised.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +28,14 @@ import torch
 from ednax.engine.lightning import ranks
 
 _EPOCH_SCHEDULE_KEY = "ednax_epoch_schedule"
+# Overriding one of these keeps Lightning's automatic optimization (see the module docstring).
+_AUTOMATIC_OPTIMIZATION_HOOKS = (
+    "training_step",
+    "optimizer_step",
+    "optimizer_zero_grad",
+    "configure_gradient_clipping",
+    "on_before_optimizer_step",
+)
 
 
 @dataclass
@@ -32,14 +47,25 @@ class Schedule:
     monitor: str | None = None  # a metric name such as "val/loss" (plateau schedules)
 
 
+@dataclass
+class Stepping:
+    """Gradient accumulation and clipping, for a module that steps its optimizer itself."""
+
+    accumulate_grad_batches: int = 1
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
+
+
 class EdnaxModule(pl.LightningModule):
     """Runs a model, a loss, an optimizer and a schedule; logs loss and metrics per epoch.
 
     `epoch_scores` holds the current epoch's values ("train/loss", "val/accuracy", "lr", ...)
     as plain floats; the engine's history comes from it. Per-batch schedules ("step") are
-    stepped by Lightning; per-epoch schedules are stepped here at the end of each training
-    epoch (after validation), so that a checkpoint written at the epoch's end already holds
-    the stepped schedule and a resumed run continues with the same learning rates.
+    stepped after each optimizer step; per-epoch schedules are stepped here at the end of
+    each training epoch (after validation), so that a checkpoint written at the epoch's end
+    already holds the stepped schedule and a resumed run continues with the same learning
+    rates. `stepping` holds accumulation and clipping when the module steps the optimizer
+    itself (`steps_its_optimizer()`); otherwise Lightning's Trainer does both.
     """
 
     def __init__(
@@ -61,6 +87,26 @@ class EdnaxModule(pl.LightningModule):
         self.task = task
         self.epoch_scores: dict[str, float] = {}
         self._outputs = {"train": EpochOutputs(), "val": EpochOutputs()}
+        self.stepping = Stepping()
+        self._steps_optimizer = self.steps_its_optimizer()
+        self.automatic_optimization = not self._steps_optimizer
+
+    @classmethod
+    def steps_its_optimizer(cls) -> bool:
+        """Whether the class steps its optimizer itself: it overrides no automatic hook."""
+        return all(
+            getattr(cls, hook) is getattr(EdnaxModule, hook)
+            for hook in _AUTOMATIC_OPTIMIZATION_HOOKS
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets `_current_fx_name` around each hook it calls, some 40 times a step;
+        # torch's Module.__setattr__ checks parameters, buffers and submodules first, which
+        # costs about 0.1 s per 1,500 steps. The name never holds any of those.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Model outputs shaped like the targets: (n, classes) logits, or (n,) for regression."""
@@ -74,6 +120,8 @@ class EdnaxModule(pl.LightningModule):
         out = self(x)
         loss = self.loss_fn(out, y)
         self._outputs["train"].add(out, y, loss)
+        if self._steps_optimizer:
+            self._optimize(loss, batch_idx)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -88,6 +136,13 @@ class EdnaxModule(pl.LightningModule):
                 "lr_scheduler": {"scheduler": self.schedule.scheduler, "interval": "step"},
             }
         return self.ednax_optimizer
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        # Gradients are unscaled here (mixed precision), as for Lightning's own clipping.
+        clip = self.stepping.gradient_clip_val
+        if self._steps_optimizer and clip:
+            algorithm = self.stepping.gradient_clip_algorithm
+            self.clip_gradients(optimizer, clip, gradient_clip_algorithm=algorithm)
 
     def on_train_epoch_start(self) -> None:
         self.epoch_scores = {"lr": self.current_lr()}
@@ -131,6 +186,29 @@ class EdnaxModule(pl.LightningModule):
         loss = float(self.loss_fn(out, y))
         self.train(was_training)
         return loss, out
+
+    def _optimize(self, loss: torch.Tensor, batch_idx: int) -> None:
+        """What Lightning's automatic optimization does: gradients of `accumulate_grad_batches`
+        batches summed (each loss divided by their number), then one optimizer step, also
+        after an epoch's last batch; per-batch schedules stepped after each optimizer step."""
+        optimizer = self.optimizers()
+        batches = self.stepping.accumulate_grad_batches
+        if batch_idx % batches == 0:
+            optimizer.zero_grad()
+        last = batch_idx + 1 >= self.trainer.num_training_batches
+        steps = (batch_idx + 1) % batches == 0 or last
+        with self._gradient_sync(steps):
+            self.manual_backward(loss / batches if batches > 1 else loss)
+        if steps:
+            optimizer.step()
+            scheduler = self.lr_schedulers()
+            if scheduler is not None:  # only per-batch schedules are given to Lightning
+                scheduler.step()
+
+    def _gradient_sync(self, steps: bool) -> contextlib.AbstractContextManager:
+        """Across devices (DDP), gradients are summed only before an optimizer step."""
+        block = getattr(self.trainer.strategy, "block_backward_sync", None)
+        return contextlib.nullcontext() if steps or block is None else block()
 
     def _finish_epoch(self, split: str) -> None:
         scores = self._outputs[split].scores(self.metrics, self.task)
