@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import SAMPLES, run_cli, write
 
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "OMP_NUM_THREADS": "1"}
 TIMEOUT = 240
@@ -436,3 +436,27 @@ def test_a_storage_without_its_driver_names_the_package(tmp_path):
 
     assert "pip install 'PyMySQL'" in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+def test_a_storage_the_sweep_cannot_open_is_refused_before_any_folder(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("pymysql") is not None:
+        pytest.skip("PyMySQL is installed here")
+    config = SAMPLES / "wine-optuna.yaml"
+    missing = run_cli(
+        "run",
+        config,
+        "-m",
+        "hydra.sweeper.storage=mysql+pymysql://ednax:secret@db/optuna",
+        cwd=tmp_path,
+    )
+    typo = run_cli("run", config, "-m", "hydra.sweeper.storage=sqlite3:///x.db", cwd=tmp_path)
+
+    assert missing.code == 2, missing.text
+    assert "needs the database driver 'pymysql', not installed" in missing.text
+    assert "pip install 'PyMySQL'" in missing.text
+    assert typo.code == 2, typo.text
+    assert "'sqlite3:///x.db' is not a database URL" in typo.text
+    assert "Traceback" not in missing.text + typo.text
+    assert not (tmp_path / "runs").exists()

@@ -80,6 +80,9 @@ class OptunaSettings:
         return cls(**data)
 
 
+STORAGE_HINT = "e.g. sqlite:///study.db or postgresql://user:password@host/database"
+
+
 def read_settings(sweeper: dict[str, Any], metrics: dict[str, Any], locate: Locate):
     """Check `hydra.sweeper` against the resolved `metrics` section of the experiment."""
     problems: list[Problem] = []
@@ -108,6 +111,8 @@ def read_settings(sweeper: dict[str, Any], metrics: dict[str, Any], locate: Loca
         fail("seed", f"must be an integer or null, got {seed!r}")
     if sampler and sampler["type"] == "cmaes" and importlib.util.find_spec("cmaes") is None:
         fail("sampler", "the cmaes sampler needs the 'cmaes' package", "pip install cmaes")
+    if sweeper.get("storage"):
+        _check_storage(str(sweeper["storage"]), fail)
     if problems:
         raise ConfigError(problems)
     settings = OptunaSettings(
@@ -269,6 +274,30 @@ def _construct(cls: type, options: dict[str, Any], key: str, locate: Locate):
                 None,
             )
         ) from None
+
+
+def _check_storage(url: str, fail: Callable[..., None]) -> None:
+    """A storage URL SQLAlchemy cannot read, or whose database driver is not installed, is
+    a problem of the sweep's settings: found before the sweep folder is made."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    from ednax.sweep.optuna_study import DRIVER_PACKAGES
+
+    try:
+        dialect = make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError):
+        fail("storage", f"'{mask_password(url)}' is not a database URL", STORAGE_HINT)
+        return
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        package = DRIVER_PACKAGES.get(dialect.driver, dialect.driver)
+        fail(
+            "storage",
+            f"{mask_password(url)} needs the database driver '{dialect.driver}', not installed",
+            f"pip install '{package}'",
+        )
 
 
 def mask_password(url: str) -> str:
