@@ -137,3 +137,10 @@ def test_a_sweep_job_asking_for_two_processes_fails_with_the_fix(tmp_path):
     (sweep,) = (tmp_path / "runs" / "iris-mlp").glob("sweep-*")
     jobs = read_json(sweep / "sweep.json")["jobs"]
     assert [job["status"] for job in jobs] == ["failed", "failed"]
+
+
+def test_rerun_of_a_ddp_run_is_one_new_bundle_with_the_same_metrics(ddp_run, tmp_path):
+    rerun = bundle_of(succeeded(run_cli("rerun", ddp_run, cwd=tmp_path)), tmp_path)
+    assert [p.name for p in rerun.parent.iterdir()] == [rerun.name]
+    assert "distributed: 2 processes" in (rerun / "log.txt").read_text()
+    assert read_json(rerun / "metrics.json") == read_json(ddp_run / "metrics.json")

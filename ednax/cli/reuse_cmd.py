@@ -73,6 +73,11 @@ def rerun(
     bundle = Bundle.open(find_run(run, runs_dir))
     _import_plugins(bundle, {})
     resolved = load_config(bundle.path / "config.yaml", overrides or [])
+    from ednax.engine.distributed import is_other_rank, run_other_rank
+
+    if is_other_rank():  # a DDP process Lightning started by running this command again
+        run_other_rank(resolved)
+        return 0
     lineage = {"rerun_of": bundle.read_run()["id"], "rerun_bundle": str(bundle.path)}
     experiment = Experiment(resolved, command=["ednax", *sys.argv[1:]], say=say, lineage=lineage)
     _summary(experiment.run())
