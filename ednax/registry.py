@@ -48,6 +48,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("trainer", "the train loop"),
         Kind("save", "what the bundle keeps"),
+        Kind("callback", "a Lightning callback added to the train loop (torch)"),
         Kind("metric", "a score computed on each split"),
         Kind(
             "module",

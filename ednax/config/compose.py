@@ -19,6 +19,7 @@ from ednax.config.overrides import (
     plan_overrides,
 )
 from ednax.config.source import SourceFile, read_source
+from ednax.engine.spec import LIST_SECTIONS
 from ednax.errors import ConfigError, Problem
 
 
@@ -153,14 +154,15 @@ def normalise_steps(data: dict[str, Any]) -> None:
             del data[section]
         elif isinstance(data.get(section), str):
             data[section] = {"type": data[section]}
-    if isinstance(data.get("preprocess"), list):
-        data["preprocess"] = [
-            {"type": item} if isinstance(item, str) else item for item in data["preprocess"]
-        ]
-    elif isinstance(data.get("preprocess"), str):
-        data["preprocess"] = [{"type": data["preprocess"]}]
-    elif "preprocess" in data and data["preprocess"] is None:
-        data["preprocess"] = []
+    for section in LIST_SECTIONS:
+        if isinstance(data.get(section), list):
+            data[section] = [
+                {"type": item} if isinstance(item, str) else item for item in data[section]
+            ]
+        elif isinstance(data.get(section), str):
+            data[section] = [{"type": data[section]}]
+        elif section in data and data[section] is None:
+            data[section] = []
 
 
 def _apply_values(composed: Composed) -> None:

@@ -17,7 +17,7 @@ from ednax.config.compose import Composed, compose
 from ednax.config.overrides import STEP_SECTIONS
 from ednax.config.schema import SAFE_NAME, check_fixed, check_params
 from ednax.config.source import SourceFile, read_source
-from ednax.engine.spec import ResolvedConfig
+from ednax.engine.spec import LIST_SECTIONS, ResolvedConfig
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 from ednax.registry import REGISTRY, Entry, Registry, RegistryError
 
@@ -32,11 +32,12 @@ SECTION_ORDER = (
     "optimizer",
     "scheduler",
     "trainer",
+    "callbacks",
     "save",
     "evaluation",
     "metrics",
 )
-TORCH_ONLY = ("weights", "loss", "optimizer", "scheduler")
+TORCH_ONLY = ("weights", "loss", "optimizer", "scheduler", "callbacks")
 DEFAULT_METRICS = {
     "classification": ["accuracy", "f1_macro"],
     "regression": ["rmse", "mae", "r2"],
@@ -130,7 +131,7 @@ class Resolver:
         self.family = self._model_family()
         self._resolve_step("data")
         self.task = self._infer_task()
-        self._resolve_preprocess()
+        self._resolve_list("preprocess", "e.g. [standard_scaler]")
         self._resolve_step("model")
         self._resolve_family_steps()
         self._resolve_step("save", default_type="bundle")
@@ -218,6 +219,7 @@ class Resolver:
         self._resolve_step("optimizer", default_type="adam")
         self._resolve_step("scheduler", default_type="none")
         self._resolve_step("trainer", default_type="lightning")
+        self._resolve_list("callbacks", "e.g. [{type: time_limit, duration: '00:11:30:00'}]")
 
     def _resolve_step(self, section: str, default_type: str | None = None) -> None:
         raw = self.raw.get(section, {} if default_type else None)
@@ -279,19 +281,18 @@ class Resolver:
                 "and list its file in imports: (see docs/plugins.md)",
             )
 
-    def _resolve_preprocess(self) -> None:
-        raw = self.raw.get("preprocess", [])
+    def _resolve_list(self, section: str, example: str) -> None:
+        """A list of steps (`preprocess`, `callbacks`), each checked as a section is."""
+        raw = self.raw.get(section, [])
         if not isinstance(raw, list):
-            self.fail(
-                "preprocess", "'preprocess' must be a list of steps", "e.g. [standard_scaler]"
-            )
+            self.fail(section, f"'{section}' must be a list of steps", example)
             return
         steps = []
         for i, item in enumerate(raw):
-            resolved = self._resolve_section("preprocess", f"preprocess[{i}]", item, None)
+            resolved = self._resolve_section(LIST_SECTIONS[section], f"{section}[{i}]", item, None)
             if resolved is not None:
                 steps.append(resolved)
-        self.out["preprocess"] = steps
+        self.out[section] = steps
 
     def _resolve_section(
         self, kind: str, path: str, raw: Any, default_type: str | None

@@ -16,6 +16,8 @@ from typing import Any
 from ednax.errors import Problem
 
 STEP_SECTIONS = ("data", "model", "weights", "loss", "optimizer", "scheduler", "trainer", "save")
+# Sections holding a list of steps, and the registry kind of each item.
+LIST_SECTIONS = {"preprocess": "preprocess", "callbacks": "callback"}
 
 
 @dataclass
@@ -48,6 +50,8 @@ class ResolvedConfig:
         """The class chosen per step: same experiment + same structure = same version."""
         out = {s: self.data[s]["type"] for s in STEP_SECTIONS if s in self.data}
         out["preprocess"] = ",".join(p["type"] for p in self.data.get("preprocess", []))
+        if self.data.get("callbacks"):  # absent when empty: older runs keep their fingerprint
+            out["callbacks"] = ",".join(c["type"] for c in self.data["callbacks"])
         return out
 
     def fingerprints(self) -> dict[str, str]:

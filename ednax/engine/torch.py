@@ -13,7 +13,16 @@ from ednax.steps.base import Dataset
 if TYPE_CHECKING:
     from ednax.engine.experiment import Experiment
 
-TORCH_SECTIONS = ("model", "weights", "loss", "optimizer", "scheduler", "trainer", "save")
+TORCH_SECTIONS = (
+    "model",
+    "weights",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "save",
+)
 CHECKPOINTS = ("best.ckpt", "last.ckpt")
 
 

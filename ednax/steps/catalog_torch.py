@@ -27,4 +27,5 @@ TORCH: list = [
     ("scheduler", "onecycle", "ednax.steps.schedulers:OneCycle", {}),
     ("scheduler", "plateau", "ednax.steps.schedulers:Plateau", {}),
     ("trainer", "lightning", "ednax.steps.trainers_torch:Lightning", _TORCH_FAMILY),
+    ("callback", "time_limit", "ednax.steps.callbacks:TimeLimit", {}),
 ]

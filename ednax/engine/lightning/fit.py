@@ -134,6 +134,7 @@ def fit_torch(
         record = EpochRecord(artifacts_dir, monitor=monitor, mode=mode, listeners=listeners)
         extra = [rich_progress_bar()] if progress == "rich" else []
         extra += _early_stopping(options, monitor, mode) + list(callbacks or [])
+        extra += _configured_callbacks(sections.get("callbacks") or [], registry)
         manual = module_class.steps_its_optimizer()
         trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset, manual)
         if one_process and trainer.world_size > 1:
@@ -385,6 +386,24 @@ def _progress_mode(progress: str) -> str:
         return progress
     tty = sys.stdout.isatty() and importlib.util.find_spec("rich") is not None
     return "rich" if tty else "plain"
+
+
+def _configured_callbacks(steps: list[dict], registry: Registry) -> list[pl.Callback]:
+    """The config's `callbacks` section, built; each must be a Lightning callback."""
+    built = []
+    for i, step in enumerate(steps):
+        callback = build("callback", step, path=f"callbacks[{i}]", registry=registry)
+        if not isinstance(callback, pl.Callback):
+            raise ConfigError(
+                Problem(
+                    f"callback '{step['type']}' is a {type(callback).__name__}, "
+                    "not a Lightning callback",
+                    path=f"callbacks[{i}].type",
+                    hint="subclass pytorch_lightning.Callback",
+                )
+            )
+        built.append(callback)
+    return built
 
 
 def _early_stopping(options: Any, monitor: str, mode: str) -> list[pl.Callback]:
