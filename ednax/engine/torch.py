@@ -8,20 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ednax.engine.metrics import build_metrics, predictions_csv
+from ednax.engine.spec import LIST_SECTIONS, STEP_SECTIONS
 from ednax.steps.base import Dataset
 
 if TYPE_CHECKING:
     from ednax.engine.experiment import Experiment
 
-TORCH_SECTIONS = (
-    "model",
-    "weights",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "trainer",
-    "callbacks",
-    "save",
+# The sections a torch fit reads: every step but the data and its preprocessing.
+TORCH_SECTIONS = tuple(
+    s for s in (*STEP_SECTIONS, *LIST_SECTIONS) if s not in ("data", "preprocess")
 )
 CHECKPOINTS = ("best.ckpt", "last.ckpt")
 
