@@ -126,17 +126,18 @@ def test_ddp_run_killed_mid_training_resumes_to_the_same_result(ddp_run, tmp_pat
     assert history(bundle) == history(ddp_run)
 
 
-def test_a_sweep_job_asking_for_two_processes_fails_with_the_fix(tmp_path):
-    # A job re-run by Lightning's launcher would start the whole sweep again: refused.
+def test_a_sweep_asking_for_two_processes_per_job_is_refused_before_it_starts(tmp_path):
+    # Lightning would start a job's second process by running the command again: the sweep.
     swept = run_cli(
         "run", IRIS_MLP, "-m", *DDP, "trainer.max_epochs=1", "optimizer.lr=0.01,0.02", cwd=tmp_path
     )
-    assert "a sweep job trains in one process, and this trainer asks for 2" in swept.text
+    assert swept.code == 2, swept.text
+    assert "trainer.devices: a sweep job trains in one process, and this trainer asks for 2" in (
+        swept.text
+    )
     assert "set trainer.devices=1" in swept.text
     assert "Traceback" not in swept.text
-    (sweep,) = (tmp_path / "runs" / "iris-mlp").glob("sweep-*")
-    jobs = read_json(sweep / "sweep.json")["jobs"]
-    assert [job["status"] for job in jobs] == ["failed", "failed"]
+    assert not (tmp_path / "runs").exists()
 
 
 def test_rerun_of_a_ddp_run_is_one_new_bundle_with_the_same_metrics(ddp_run, tmp_path):

@@ -163,6 +163,17 @@ class Lightning(Step):
         return self.eval_batch_size or max(self.batch_size, 1024)
 
 
+def one_process_problem(processes: int) -> Problem:
+    """A sweep job's trainer asking for several processes: Lightning would start them by
+    running the job's command again, that is the whole sweep."""
+    return Problem(
+        f"a sweep job trains in one process, and this trainer asks for {processes}",
+        path="trainer.devices",
+        hint="set trainer.devices=1 and trainer.num_nodes=1 for the sweep; to train the jobs "
+        "in parallel, give each its own device or machine with a launcher (joblib, submitit)",
+    )
+
+
 def _at_least(step: Lightning, name: str, low: int) -> Problem | None:
     value = getattr(step, name)
     if value >= low:

@@ -245,6 +245,7 @@ def _validate_jobs(source: SourceFile, jobs: list[list[str]]):
     for index, job in enumerate(jobs):
         try:
             resolved = load_config(source.path, job)
+            _require_one_process(resolved)
         except ConfigError as exc:
             failures.append((index, exc))
             continue
@@ -257,6 +258,19 @@ def _validate_jobs(source: SourceFile, jobs: list[list[str]]):
     if len(failures) > 1:
         problems.append(Problem(f"{len(failures) - 1} more job(s) of the sweep are invalid"))
     raise ConfigError(problems)
+
+
+def _require_one_process(resolved: Any) -> None:
+    """A job trains in one process; a trainer that says it needs more is refused here (one
+    whose devices are 'auto' is refused when the job starts, if it turns out to)."""
+    if resolved.family != "torch":
+        return
+    from ednax.steps.trainers_torch import one_process_problem
+
+    trainer = resolved["trainer"]
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    if isinstance(devices, int) and isinstance(nodes, int) and devices * nodes > 1:
+        raise ConfigError(resolved.locate(one_process_problem(devices * nodes)))
 
 
 # --- Optuna --------------------------------------------------------------------------
@@ -312,6 +326,7 @@ def _validate_points(source, fixed, params, entries):
     for point in space.corner_points(params):
         try:
             resolved = load_config(source.path, [*fixed, *point])
+            _require_one_process(resolved)
         except ConfigError as exc:
             for problem in exc.problems:
                 located = _relocate(problem, point, params, origins)

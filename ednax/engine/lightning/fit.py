@@ -47,6 +47,7 @@ from ednax.engine.lightning.module import (
 from ednax.errors import ConfigError, Problem, UsageError, did_you_mean
 from ednax.registry import KINDS, REGISTRY, Registry, RegistryError
 from ednax.steps.base import SPLITS, Dataset
+from ednax.steps.trainers_torch import one_process_problem
 
 MODULE_KIND = "module"
 
@@ -138,7 +139,7 @@ def fit_torch(
         manual = module_class.steps_its_optimizer()
         trainer = _make_trainer(options, artifacts_dir, [record, *extra], progress, dataset, manual)
         if one_process and trainer.world_size > 1:
-            raise ConfigError(_one_process_problem(trainer.world_size))
+            raise ConfigError(one_process_problem(trainer.world_size))
         _log_note(log, _distribution_note(trainer))
         train_batches, val_batches = _batches(dataset, options, trainer, seed)
         optimizer, schedule = _optimization(sections, model, options, len(train_batches), registry)
@@ -206,15 +207,6 @@ def _process_state_restored() -> Iterator[None]:
 def _log_note(log: Callable[[str], None], note: str | None) -> None:
     if note:
         log(note)
-
-
-def _one_process_problem(world_size: int) -> Problem:
-    return Problem(
-        f"a sweep job trains in one process, and this trainer asks for {world_size}",
-        path="trainer.devices",
-        hint="set trainer.devices=1 and trainer.num_nodes=1 for the sweep; to train the jobs "
-        "in parallel, give each its own device or machine with a launcher (joblib, submitit)",
-    )
 
 
 def _distribution_note(trainer: pl.Trainer) -> str | None:
