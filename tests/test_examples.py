@@ -98,3 +98,40 @@ def test_plugins_doc_shows_the_example_classes_as_they_are():
         documented.update(class_sources(block))
     for name in ("ResidualMLP", "FocalLoss", "L2PenaltyLoop"):
         assert documented[name] == example[name], f"docs/plugins.md's {name} differs"
+
+
+def test_module_args_reach_the_custom_loop(tmp_path):
+    result = run_cli(
+        "run",
+        EXAMPLE / "config.yaml",
+        "trainer.max_epochs=2",
+        "trainer.module_args.strength=0",
+        cwd=tmp_path,
+    )
+    assert result.code == 0, result.text
+    (bundle,) = [p.parent for p in (tmp_path / "runs").glob("*/*/run.json")]
+    with (bundle / "history.csv").open() as f:
+        assert [float(r["train/penalty"]) for r in csv.DictReader(f)] == [0.0, 0.0]
+    assert "strength: 0" in (bundle / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (
+            ["trainer.module_args.strenght=0.5"],
+            ["trainer.module_args.strenght", "unknown parameter", "did you mean 'strength'"],
+        ),
+        (
+            ["trainer.module_args.strength=lots"],
+            ["trainer.module_args.strength", "(module 'l2_penalty')"],
+        ),
+        (["trainer.module=null"], ["trainer.module_args", "none is chosen"]),
+    ],
+)
+def test_bad_module_args_are_reported_on_their_key(tmp_path, overrides, needles):
+    result = run_cli("validate", EXAMPLE / "config.yaml", *overrides, cwd=tmp_path)
+    assert result.code == 2, result.text
+    for needle in needles:
+        assert needle in result.text, result.text
+    assert "Traceback" not in result.text

@@ -271,7 +271,15 @@ class Resolver:
         self.problems.extend(self.composed.locate(p) for p in instance.problems())
         module = section.get("module")
         if module in self.registry.names("module"):
-            self.classes["trainer.module"] = self.registry.get("module", module).target
+            entry = self.registry.get("module", module)
+            self.classes["trainer.module"] = entry.target
+            section["module_args"] = self._module_args(entry, section.get("module_args") or {})
+        elif module is None and section.get("module_args"):
+            self.fail(
+                "trainer.module_args",
+                "module_args are the parameters of a custom train loop, and none is chosen",
+                "set trainer.module to a registered module, or remove module_args",
+            )
         elif module is not None:
             self.fail(
                 "trainer.module",
@@ -280,6 +288,16 @@ class Resolver:
                 or "register a LightningModule with @register('module', name) "
                 "and list its file in imports: (see docs/plugins.md)",
             )
+
+    def _module_args(self, entry: Entry, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The custom train loop's own parameters, checked and with its defaults written."""
+        values, issues = check_params(
+            f"module:{entry.name}:{entry.target}", entry.signature(), args
+        )
+        for issue in issues:
+            path = _join("trainer.module_args", issue.loc)
+            self.fail(path, f"{issue.message} (module '{entry.name}')", issue.hint)
+        return (values or None) if not issues else args
 
     def _resolve_list(self, section: str, example: str) -> None:
         """A list of steps (`preprocess`, `callbacks`), each checked as a section is."""

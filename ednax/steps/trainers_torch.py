@@ -73,6 +73,8 @@ class Lightning(Step):
         Shuffle the training rows every epoch (seeded).
     module : str | None
         A registered LightningModule replacing the built-in train loop (None = built-in).
+    module_args : dict | None
+        The module's own constructor parameters (checked against its signature).
     progress : Literal["auto", "rich", "plain", "none"]
         A rich progress bar, one plain line per epoch, or nothing; auto = rich on a terminal.
     """
@@ -99,6 +101,7 @@ class Lightning(Step):
         num_workers: int = 0,
         shuffle: bool = True,
         module: str | None = None,
+        module_args: dict | None = None,
         progress: Progress = "auto",
     ):
         self.max_epochs = max_epochs
@@ -120,6 +123,7 @@ class Lightning(Step):
         self.num_workers = num_workers
         self.shuffle = shuffle
         self.module = module
+        self.module_args = module_args
         self.progress = progress
 
     def problems(self) -> list[Problem]:

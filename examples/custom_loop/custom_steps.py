@@ -5,7 +5,7 @@ before validating the config and the `@register` decorators below add three clas
 
 - `l2_penalty` (kind "module"): the built-in train loop plus an L2 penalty on the weight
   matrices, added to the loss that is minimised and reported per epoch as `train/penalty`;
-  selected with `trainer.module: l2_penalty`.
+  selected with `trainer.module: l2_penalty`, its strength set by `trainer.module_args`.
 - `residual_mlp` (kind "model"): an MLP whose hidden layers add their input back.
 - `focal` (kind "loss"): the focal loss, cross-entropy that down-weights easy rows.
 """
@@ -25,12 +25,19 @@ class L2PenaltyLoop(EdnaxModule):
     """The built-in train loop plus an L2 penalty on the weight matrices.
 
     `train/loss` stays the data loss; the optimizer minimises the data loss plus the
-    penalty, whose mean over the epoch is recorded as `train/penalty`. The engine builds the
-    module with its own six arguments only, so the strength is a class attribute: subclass
-    and register under another name to change it.
+    penalty, whose mean over the epoch is recorded as `train/penalty`. The engine supplies
+    the built-in loop's arguments (`**engine`); `strength` comes from
+    `trainer.module_args`, checked against this signature like any step's parameters.
+
+    Parameters
+    ----------
+    strength : float
+        Weight of the L2 penalty added to the loss.
     """
 
-    strength = 1e-3
+    def __init__(self, *, strength: float = 1e-3, **engine):
+        super().__init__(**engine)
+        self.strength = strength
 
     def on_train_epoch_start(self) -> None:
         super().on_train_epoch_start()

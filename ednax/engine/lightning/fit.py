@@ -150,6 +150,7 @@ def fit_torch(
             schedule=schedule,
             metrics=metrics,
             task=dataset.task,
+            **(options.module_args or {}),
         )
         module.stepping = _stepping(options)
         if resume_from is not None:
