@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample-configs"
@@ -39,11 +42,35 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> Result:
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def bundle_of(result: Result, cwd: Path) -> Path:
+    """The bundle directory the run printed."""
+    match = re.search(r"^bundle: (\S+)$", result.out, re.MULTILINE)
+    assert match, f"no bundle path printed:\n{result.text}"
+    path = cwd / match.group(1)
+    assert path.is_dir(), path
+    return path
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def read_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A scratch working directory: bundles land in ./runs here, never in the repo."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One OpenMP/torch thread per process: small models on a shared 2-core machine, where
+    more threads only fight each other."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

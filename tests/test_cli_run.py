@@ -3,7 +3,6 @@ leaves behind (contents, reproducibility, overrides, seeds, failures, interrupti
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, SAMPLES, Result, run_cli, write
+from tests.conftest import REPO, SAMPLES, Result, bundle_of, read_json, read_yaml, run_cli, write
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 KINDS = (
@@ -120,23 +119,6 @@ def plugin_config(folder: Path, model: str) -> Path:
         f"model: {model}\n"
         "metrics: {names: [accuracy]}\n",
     )
-
-
-def bundle_of(result: Result, cwd: Path) -> Path:
-    """The bundle directory the run printed."""
-    match = re.search(r"^bundle: (\S+)$", result.out, re.MULTILINE)
-    assert match, f"no bundle path printed:\n{result.text}"
-    path = cwd / match.group(1)
-    assert path.is_dir(), path
-    return path
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def read_yaml(path: Path):
-    return yaml.safe_load(path.read_text())
 
 
 def only_bundle(runs: Path) -> Path:

@@ -70,10 +70,7 @@ class _Picky:
 '''
 
 
-@pytest.fixture(autouse=True)
-def one_thread_per_job(monkeypatch):
-    """Small models on a shared 2-core machine: more threads only fight each other."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def picky_config(folder: Path, sweeper: str) -> Path:

@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from tests.conftest import SAMPLES, write
+from tests.test_sweeps import sweep_record
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 WINE = SAMPLES / "wine-optuna.yaml"
@@ -32,17 +34,6 @@ SLURM_SETTINGS = [
     "hydra.launcher.array_parallelism=4",
     "hydra.launcher.gpus_per_node=1",
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread_per_job(monkeypatch):
-    """Small models on a shared 2-core machine: more threads only fight each other."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-
-
-def sweep_record(workdir: Path, experiment: str) -> tuple[Path, dict]:
-    [folder] = list((workdir / "runs" / experiment).glob("sweep-*"))
-    return folder, json.loads((folder / "sweep.json").read_text())
 
 
 def run_json(workdir: Path, job: dict) -> dict:

@@ -19,10 +19,7 @@ from tests.conftest import SAMPLES, write
 IRIS = SAMPLES / "iris-sklearn.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread_per_job(monkeypatch):
-    """Small models on a shared 2-core machine: more threads only fight each other."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sweep_record(workdir: Path, experiment: str) -> tuple[Path, dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import re
 import signal
@@ -20,9 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import SAMPLES, Result, run_cli, write
+from tests.conftest import SAMPLES, Result, bundle_of, read_json, read_yaml, run_cli, write
 
 IRIS_MLP = SAMPLES / "iris-mlp.yaml"
 DIGITS_CNN = SAMPLES / "digits-cnn.yaml"
@@ -74,23 +72,6 @@ def succeeded(result: Result) -> Result:
     assert result.code == 0, result.text
     assert "Traceback" not in result.text, result.text
     return result
-
-
-def bundle_of(result: Result, cwd: Path) -> Path:
-    """The bundle directory the run printed."""
-    match = re.search(r"^bundle: (\S+)$", result.out, re.MULTILINE)
-    assert match, f"no bundle path printed:\n{result.text}"
-    path = cwd / match.group(1)
-    assert path.is_dir(), path
-    return path
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def read_yaml(path: Path):
-    return yaml.safe_load(path.read_text())
 
 
 def history(bundle: Path) -> list[dict[str, str]]:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ednax.config.overrides import STEP_SECTIONS
 from ednax.config.source import SourceFile, read_source
+from ednax.engine.signals import sigterm_raises
 from ednax.errors import ConfigError, Problem, UsageError
 from ednax.sweep import hydra_run, space
 from ednax.sweep.record import (
@@ -108,7 +108,7 @@ def start_sweep(
         say(f"job output (submitit): {hydra_run.submitit_dir(record.dir)}")
     launcher_error = None
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_raises():  # a scheduler stopping the sweep takes the Ctrl-C path
             hydra_run.multirun(
                 plan.source,
                 hydra_overrides=[*plan.hydra_overrides, *launcher_settings],
@@ -132,25 +132,6 @@ def start_sweep(
     if plan.kind == GRID:
         return record.update(lambda data: _finish_grid(data, launcher_error))
     return record.read()
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler stopping the sweep) takes the Ctrl-C path: the job in flight
-    and sweep.json say "interrupted" instead of the process vanishing between jobs."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _launcher_message(reason: str) -> str:
@@ -368,7 +349,6 @@ def _with_hint(problem: Problem, note: str) -> Problem:
 
 def _import_plugins(source: SourceFile) -> None:
     """The config's own classes, so that glob() sees them (errors are load_config's)."""
-    import contextlib
     import sys
 
     from ednax.registry import REGISTRY
