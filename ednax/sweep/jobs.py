@@ -31,7 +31,6 @@ from ednax.sweep.hydra_run import outside_hydra
 from ednax.sweep.record import SweepRecord, one_line
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
-LAUNCHER_JOB_ATTR = "ednax_launcher_job"
 STOPPED = (
     "stopped by SystemExit in the job (submitit's way at a time limit or on preemption; "
     "it may run the job again)"
@@ -112,7 +111,7 @@ def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
     trial = optuna_study.trial_by_number(study, storage, number)
     launcher_job = _launcher_job()
     if launcher_job:  # where to look if the job dies before telling the study
-        trial.set_user_attr(LAUNCHER_JOB_ATTR, launcher_job)
+        trial.set_user_attr(optuna_study.LAUNCHER_JOB_ATTR, launcher_job)
     space = [Param.from_json(p) for p in settings["search_space"]]
     overrides = plan["overrides"] + [
         p.override(trial.params[p.key]) for p in space if p.key in trial.params

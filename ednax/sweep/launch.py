@@ -33,10 +33,10 @@ from ednax.sweep.record import (
     SweepRecord,
     best_job,
     count_statuses,
+    launcher_message,
     named_sweep_dir,
     new_sweep_dir,
     now,
-    one_line,
     settle_unfinished,
 )
 from ednax.sweep.settings import mask_password
@@ -128,16 +128,10 @@ def start_sweep(
             raise
         # The launcher lost jobs (a killed process, a cluster job that failed or never
         # ran): those jobs failed, and sweep.json says so; the others keep their record.
-        launcher_error = _launcher_message(reason)
+        launcher_error = launcher_message(reason)
     if plan.kind == GRID:
         return record.update(lambda data: _finish_grid(data, launcher_error))
     return record.read()
-
-
-def _launcher_message(reason: str) -> str:
-    """A launcher's error without the tail of a job's log it quotes (submitit puts it after
-    a line of dashes; sweep.json gives the log's path)."""
-    return one_line(re.split(r"\n-{5,}", reason)[0], limit=300)
 
 
 def _finish_grid(data: dict[str, Any], launcher_error: str | None) -> None:

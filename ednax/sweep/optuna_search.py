@@ -44,7 +44,6 @@ with the same study name and storage) share it through the storage:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +51,7 @@ from typing import Any
 
 from ednax.errors import UsageError
 from ednax.sweep import optuna_study as studies
-from ednax.sweep.record import SweepRecord, now
+from ednax.sweep.record import SweepRecord, launcher_message, now
 from ednax.sweep.space import Param
 
 PAYLOAD_KEY = "ednax_sweep"
@@ -281,9 +280,8 @@ class _Search:
             self._close_unfinished(trials, None, interrupted=True)
             raise
         except Exception as exc:  # a launcher that lost its workers: those trials failed
-            # submitit's message goes on with the job's log tail after a line of dashes
-            message = re.split(r"\n-{5,}", str(exc))[0]
-            self._close_unfinished(trials, f"the launcher failed: {type(exc).__name__}: {message}")
+            reason = launcher_message(f"{type(exc).__name__}: {exc}")
+            self._close_unfinished(trials, f"the launcher failed: {reason}")
             return
         for trial, job_return in zip(trials, returns, strict=False):
             error = _job_error(job_return)

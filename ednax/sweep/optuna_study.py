@@ -31,6 +31,7 @@ OWNER_ATTR = "ednax_owner"
 RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
 SKIPPED_ATTR = "ednax_skipped"
+LAUNCHER_JOB_ATTR = "ednax_launcher_job"  # set by a job run by submitit (jobs.py)
 DEFAULT_DB = "optuna.db"
 SQLITE_TIMEOUT_S = 60
 SQLITE_SYNC = "OFF"
@@ -91,18 +92,22 @@ def _create_storage(url: str, options: dict[str, Any]) -> Any:
 
 
 def _missing_driver(url: str) -> Exception:
-    """The storage URL names a database driver that is not installed: which package."""
     from sqlalchemy.engine import make_url
 
     from ednax.errors import UsageError
+
+    message, hint = missing_driver(url, make_url(url).get_dialect().driver)
+    return UsageError(f"the Optuna storage {message}: {hint}")
+
+
+def missing_driver(url: str, driver: str) -> tuple[str, str]:
+    """What to say of a storage URL whose database driver is not installed: the message
+    (password masked) and the pip command that installs it."""
     from ednax.sweep.settings import mask_password
 
-    driver = make_url(url).get_dialect().driver
     package = DRIVER_PACKAGES.get(driver, driver)
-    return UsageError(
-        f"the Optuna storage {mask_password(url)} needs the database driver '{driver}', "
-        f"which is not installed: pip install '{package}'"
-    )
+    message = f"{mask_password(url)} needs the database driver '{driver}', not installed"
+    return message, f"pip install '{package}'"
 
 
 def _creation_race(exc: BaseException) -> bool:
@@ -436,7 +441,7 @@ def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:
         "metrics": result.get("metrics") or {},
         "error": result.get("error"),
         "epochs_reported": len(trial.intermediate_values),
-        "launcher_job": trial.user_attrs.get("ednax_launcher_job"),
+        "launcher_job": trial.user_attrs.get(LAUNCHER_JOB_ATTR),
         "owner": trial.user_attrs.get(OWNER_ATTR),
     }
     if trial.state.name == "FAIL" and status == "completed":

@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -139,6 +140,12 @@ def _still_running(job: dict[str, Any]) -> bool:
         and job.get("host") == socket.gethostname()
         and process_alive(job.get("pid"))
     )
+
+
+def launcher_message(reason: str) -> str:
+    """A launcher's error without the tail of a job's log it quotes (submitit puts it after
+    a line of dashes; sweep.json gives the log's path)."""
+    return one_line(re.split(r"\n-{5,}", reason)[0], limit=300)
 
 
 def one_line(text: str, limit: int = 500) -> str:

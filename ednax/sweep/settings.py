@@ -282,7 +282,7 @@ def _check_storage(url: str, fail: Callable[..., None]) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from ednax.sweep.optuna_study import DRIVER_PACKAGES
+    from ednax.sweep.optuna_study import missing_driver
 
     try:
         dialect = make_url(url).get_dialect()
@@ -292,12 +292,7 @@ def _check_storage(url: str, fail: Callable[..., None]) -> None:
     try:
         dialect.import_dbapi()
     except ImportError:
-        package = DRIVER_PACKAGES.get(dialect.driver, dialect.driver)
-        fail(
-            "storage",
-            f"{mask_password(url)} needs the database driver '{dialect.driver}', not installed",
-            f"pip install '{package}'",
-        )
+        fail("storage", *missing_driver(url, dialect.driver))
 
 
 def mask_password(url: str) -> str:
