@@ -45,12 +45,11 @@ class Param:
 class Signature:
     params: dict[str, Param] = field(default_factory=dict)
     doc: str = ""
-    bases: tuple[str, ...] = ()
 
     def without(self, names: typing.Iterable[str]) -> Signature:
         drop = set(names)
         kept = {k: v for k, v in self.params.items() if k not in drop}
-        return Signature(kept, self.doc, self.bases)
+        return Signature(kept, self.doc)
 
 
 class UnreadableSignature(Exception):
@@ -124,13 +123,12 @@ def read_signature_statically(target: str) -> Signature:
         (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None
     )
     doc = ast.get_docstring(cls) or ""
-    bases = tuple(ast.unparse(b) for b in cls.bases)
     if init is None:
-        if any(b not in ("object",) for b in bases):
+        if any(ast.unparse(b) != "object" for b in cls.bases):
             raise UnreadableSignature(f"{attr} inherits its constructor")
-        return Signature({}, _first_line(doc), bases)
+        return Signature({}, _first_line(doc))
     params = _params_of(init, namespace, _param_docs(doc), set(aliases))
-    return Signature(params, _first_line(doc), bases)
+    return Signature(params, _first_line(doc))
 
 
 def _module_aliases(tree: ast.Module, namespace: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +233,7 @@ def signature_of(obj: Any) -> Signature:
             default=default,
             doc=docs.get(p.name, ""),
         )
-    bases = tuple(b.__name__ for b in getattr(obj, "__bases__", ()))
-    return Signature(params, _first_line(doc), bases)
+    return Signature(params, _first_line(doc))
 
 
 def type_text(annotation: Any) -> str:

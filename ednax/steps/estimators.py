@@ -8,11 +8,20 @@ serves only one task raises a ConfigError for the other that names alternatives.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
-from ednax.errors import ConfigError, Problem
 from ednax.steps.base import Step
+from ednax.steps.sklearn_checks import TASKS as TASKS
+from ednax.steps.sklearn_checks import (
+    check_logistic_solver,
+    check_sklearn_params,
+    check_task,
+    classification_only,
+    logistic_regularization,
+    picked,
+    with_probabilities,
+    wrong_task,
+)
 
 MaxFeatures = Literal["sqrt", "log2"]
 ForestMaxFeatures = Literal["auto", "sqrt", "log2"]
@@ -25,8 +34,6 @@ Gamma = Literal["scale", "auto"]
 Weights = Literal["uniform", "distance"]
 NeighborAlgorithm = Literal["auto", "ball_tree", "kd_tree", "brute"]
 RidgeSolver = Literal["auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"]
-
-TASKS = ("classification", "regression")
 
 
 class RandomForest(Step):
@@ -79,24 +86,14 @@ class RandomForest(Step):
     def build(self, task: str) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        _check_task(task)
-        max_features = self.max_features
-        if max_features == "auto":
-            max_features = "sqrt" if task == "classification" else 1.0
-        common = {
-            "n_estimators": self.n_estimators,
-            "max_depth": self.max_depth,
-            "min_samples_split": self.min_samples_split,
-            "min_samples_leaf": self.min_samples_leaf,
-            "max_features": max_features,
-            "bootstrap": self.bootstrap,
-            "n_jobs": self.n_jobs,
-            "random_state": self.random_state,
-        }
+        check_task(task)
+        common = {k: v for k, v in self.get_params().items() if k != "class_weight"}
+        if self.max_features == "auto":
+            common["max_features"] = "sqrt" if task == "classification" else 1.0
         if task == "classification":
             estimator = RandomForestClassifier(**common, class_weight=self.class_weight)
         else:
-            _classification_only(self, task, "class_weight")
+            classification_only(self, task, "class_weight")
             estimator = RandomForestRegressor(**common)
         return check_sklearn_params(estimator, "model", self.get_params())
 
@@ -155,7 +152,7 @@ class GradientBoosting(Step):
     def build(self, task: str) -> Any:
         from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
-        _check_task(task)
+        check_task(task)
         cls = GradientBoostingClassifier if task == "classification" else GradientBoostingRegressor
         return check_sklearn_params(cls(**self.get_params()), "model", self.get_params())
 
@@ -206,49 +203,14 @@ class LogisticRegression(Step):
     def build(self, task: str) -> Any:
         from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
-        _check_task(task)
+        check_task(task)
         if task != "classification":
-            raise _wrong_task("logistic_regression", task, "ridge, linear_regression")
-        self._check_solver()
-        estimator = SkLogisticRegression(
-            solver=self.solver,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            class_weight=self.class_weight,
-            random_state=self.random_state,
-            **self._regularization(_penalty_is_deprecated(SkLogisticRegression)),
-        )
+            raise wrong_task("logistic_regression", task, "ridge, linear_regression")
+        check_logistic_solver(self)
+        options = picked(self, "solver", "max_iter", "tol", "class_weight", "random_state")
+        options.update(logistic_regularization(self, SkLogisticRegression))
+        estimator = SkLogisticRegression(**options)
         return check_sklearn_params(estimator, "model", self.get_params())
-
-    def _check_solver(self) -> None:
-        allowed = {"l1": ("liblinear", "saga"), "elasticnet": ("saga",)}.get(self.penalty)
-        if allowed and self.solver not in allowed:
-            raise ConfigError(
-                Problem(
-                    f"penalty {self.penalty} needs solver {' or '.join(allowed)}, "
-                    f"not {self.solver}",
-                    path="model.solver",
-                    hint=f"set model.solver: {allowed[-1]}",
-                )
-            )
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise ConfigError(
-                Problem(
-                    "penalty elasticnet needs l1_ratio",
-                    path="model.l1_ratio",
-                    hint="set model.l1_ratio between 0 (l2) and 1 (l1), e.g. 0.5",
-                )
-            )
-
-    def _regularization(self, l1_ratio_api: bool) -> dict[str, Any]:
-        """`penalty` in the terms of the installed scikit-learn (1.8 replaced it by l1_ratio)."""
-        if not l1_ratio_api:
-            ratio = self.l1_ratio if self.penalty == "elasticnet" else None
-            return {"C": self.C, "penalty": self.penalty, "l1_ratio": ratio}
-        if self.penalty is None:
-            return {"C": float("inf"), "l1_ratio": 0.0}
-        ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
-        return {"C": self.C, "l1_ratio": ratio}
 
 
 class SVM(Step):
@@ -301,28 +263,15 @@ class SVM(Step):
     def build(self, task: str) -> Any:
         from sklearn.svm import SVC, SVR
 
-        _check_task(task)
-        common = {
-            "C": self.C,
-            "kernel": self.kernel,
-            "degree": self.degree,
-            "gamma": self.gamma,
-            "max_iter": self.max_iter,
-        }
+        check_task(task)
+        common = picked(self, "C", "kernel", "degree", "gamma", "max_iter")
         if task == "regression":
-            _classification_only(self, task, "class_weight")
-            return check_sklearn_params(
-                SVR(**common, epsilon=self.epsilon), "model", self.get_params()
-            )
+            classification_only(self, task, "class_weight")
+            svr = SVR(**common, epsilon=self.epsilon)
+            return check_sklearn_params(svr, "model", self.get_params())
         svc = SVC(**common, class_weight=self.class_weight, random_state=self.random_state)
         svc = check_sklearn_params(svc, "model", self.get_params())
-        if not self.probability:
-            return svc
-        # SVC(probability=True) is deprecated since scikit-learn 1.9; this is its replacement:
-        # Platt scaling fitted on cross-validated decisions, one SVC refitted on all rows.
-        from sklearn.calibration import CalibratedClassifierCV
-
-        return CalibratedClassifierCV(svc, method="sigmoid", ensemble=False)
+        return with_probabilities(svc) if self.probability else svc
 
 
 class KNN(Step):
@@ -363,7 +312,7 @@ class KNN(Step):
     def build(self, task: str) -> Any:
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
-        _check_task(task)
+        check_task(task)
         cls = KNeighborsClassifier if task == "classification" else KNeighborsRegressor
         return check_sklearn_params(cls(**self.get_params()), "model", self.get_params())
 
@@ -391,9 +340,9 @@ class LinearRegression(Step):
     def build(self, task: str) -> Any:
         from sklearn.linear_model import LinearRegression as SkLinearRegression
 
-        _check_task(task)
+        check_task(task)
         if task != "regression":
-            raise _wrong_task("linear_regression", task, "logistic_regression, ridge")
+            raise wrong_task("linear_regression", task, "logistic_regression, ridge")
         estimator = SkLinearRegression(**self.get_params())
         return check_sklearn_params(estimator, "model", self.get_params())
 
@@ -439,64 +388,11 @@ class Ridge(Step):
         from sklearn.linear_model import Ridge as SkRidge
         from sklearn.linear_model import RidgeClassifier
 
-        _check_task(task)
+        check_task(task)
         params = self.get_params()
         if task == "classification":
             estimator = RidgeClassifier(**params)
         else:
-            _classification_only(self, task, "class_weight")
+            classification_only(self, task, "class_weight")
             estimator = SkRidge(**{k: v for k, v in params.items() if k != "class_weight"})
         return check_sklearn_params(estimator, "model", params)
-
-
-def check_sklearn_params(estimator: Any, path: str, params: dict[str, Any]) -> Any:
-    """`estimator` once scikit-learn's own validation accepts its parameters.
-
-    A rejected value becomes a ConfigError on `<path>.<parameter>` when the parameter is
-    one of `params` (the config's keys), else on `path`.
-    """
-    validate = getattr(estimator, "_validate_params", None)  # scikit-learn >= 1.2
-    if validate is None:
-        return estimator
-    try:
-        validate()
-    except (ValueError, TypeError) as exc:
-        match = re.search(r"The '(\w+)' parameter", str(exc))
-        name = match.group(1) if match else None
-        key = f"{path}.{name}" if name in params else path
-        raise ConfigError(Problem(str(exc), path=key)) from exc
-    return estimator
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-
-
-def _wrong_task(name: str, task: str, alternatives: str) -> ConfigError:
-    needs = "regression" if task == "classification" else "classification"
-    return ConfigError(
-        Problem(
-            f"{name} is for {needs}, but this dataset's task is {task}",
-            path="model.type",
-            hint=f"for {task} use one of: {alternatives}, random_forest, gradient_boosting, "
-            "svm, knn",
-        )
-    )
-
-
-def _classification_only(step: Step, task: str, name: str) -> None:
-    if getattr(step, name) is not None:
-        raise ConfigError(
-            Problem(
-                f"{name} applies to classification only; this dataset's task is {task}",
-                path=f"model.{name}",
-                hint=f"remove model.{name}",
-            )
-        )
-
-
-def _penalty_is_deprecated(cls: type) -> bool:
-    import inspect
-
-    return inspect.signature(cls).parameters["penalty"].default == "deprecated"
