@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ednax.runs.diff import CLASS, MISSING, Side, diff_sides, flatten, same_value
+from ednax.runs.diff import CLASS, Side, diff_sides
+from ednax.runs.values import MISSING, flatten, same_value
 from tests.conftest import SAMPLES, run_cli, run_staggered
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
@@ -234,7 +235,7 @@ def test_null_and_absent_are_different_changes():
 
 
 def test_provenance_block_lists_git_packages_data_and_hidden_class_changes():
-    from ednax.runs.diff import run_provenance
+    from ednax.runs.sides import run_provenance
 
     def provenance(commit: str, numpy: str, data: str, target: str) -> dict:
         run = {

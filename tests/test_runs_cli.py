@@ -196,6 +196,8 @@ def test_show_json_has_steps_changes_provenance_and_artifact_sizes(real):
     steps = {s["step"]: s for s in data["steps"]}
     assert steps["model"]["type"] == "mlp" and steps["model"]["class"].endswith(":MLP")
     assert data["overrides"] == ["trainer.max_epochs=3", "model.hidden=[16]"]
+    # changed from the defaults run.json recorded at start (tests/test_runs_recorded.py:
+    # bundles from before runs recorded them)
     changed = {p["key"]: p for p in data["non_default"]}
     assert changed["trainer.max_epochs"]["value"] == 3
     assert changed["model.hidden"]["value"] == [16]

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ednax.cli.options import DEBUG, EXPERIMENT, RUN_HELP, RUNS_DIR
+from ednax.cli.options import ASC, DEBUG, EXPERIMENT, METRIC, RUN_HELP, RUNS, RUNS_DIR, SWEEP
 from ednax.cli.output import (
     choice,
     comma_choices,
@@ -51,7 +51,7 @@ def diff(
 ) -> int:
     """What differs between two runs (or config files): config keys, classes, metrics
     with deltas, provenance."""
-    from ednax.runs.diff import diff_sides, to_markdown
+    from ednax.runs.diff import diff_sides
 
     fmt = choice(fmt, DIFF_FORMATS, "--format")
     refs = {"A": (a, overrides_a or []), "B": (b, overrides_b or [])}
@@ -60,7 +60,9 @@ def diff(
     if fmt == "json":
         write_json(result.to_json())
     elif fmt == "md":
-        write_text(to_markdown(result))
+        from ednax.runs.diff_report import diff_markdown
+
+        write_text(diff_markdown(result))
     else:
         from ednax.runs.diff_report import print_diff
 
@@ -73,7 +75,7 @@ def _sides(
 ) -> dict[str, Any]:
     """A side per reference; runs first, so that a config file's side can show the
     installed versions of the packages the runs recorded."""
-    from ednax.runs.diff import side_from_bundle
+    from ednax.runs.sides import side_from_bundle
     from ednax.runs.store import RunFinder
 
     finder = RunFinder(runs_dir, experiment)
@@ -83,7 +85,7 @@ def _sides(
             if overrides:
                 flag = f"--overrides-{name.lower()}"
                 raise usage_error(f"{flag} applies to a config file, but {name} ('{ref}') is a run")
-            sides[name] = side_from_bundle(finder.find(ref).path)
+            sides[name] = side_from_bundle(finder.find(ref).files)
     packages = _recorded_packages(sides.values())
     for name, (ref, overrides) in refs.items():
         if name not in sides:
@@ -108,7 +110,7 @@ def _recorded_packages(sides) -> list[str]:
 
 def _config_side(ref: str, overrides: list[str], packages: list[str]):
     from ednax.config.resolve import load_config
-    from ednax.runs.diff import side_from_config
+    from ednax.runs.sides import side_from_config
 
     if not Path(ref).expanduser().is_file():
         raise usage_error(f"no config file '{ref}'")
@@ -123,10 +125,8 @@ def _config_side(ref: str, overrides: list[str], packages: list[str]):
 
 
 def compare(
-    runs: list[str] = typer.Argument(
-        None, metavar="RUN", help=f"runs ({RUN_HELP})", show_default=False
-    ),
-    sweep: Path = typer.Option(None, "--sweep", help="every run of this sweep folder"),
+    runs: list[str] = RUNS,
+    sweep: Path = SWEEP,
     experiment: str = typer.Option(
         None, "--experiment", "-e", help="every run of this experiment (with no RUN given)"
     ),
@@ -134,9 +134,9 @@ def compare(
     show_all: bool = typer.Option(
         False, "--all", help="every config key, not only those that vary"
     ),
-    metric: list[str] = typer.Option(None, "--metric", "-m", help="metric columns (repeat)"),
+    metric: list[str] = METRIC,
     sort: str = typer.Option(None, "--sort", help="a metric; default: the monitored one"),
-    asc: bool = typer.Option(False, "--asc", help="sort ascending"),
+    asc: bool = ASC,
     limit: int = typer.Option(None, "--limit", "-n", help="at most N rows (after sorting)"),
     fmt: str = typer.Option(None, "--format", "-f", help="table, csv, json or md"),
     output: Path = typer.Option(None, "--output", "-o", help="write to FILE"),
@@ -146,16 +146,11 @@ def compare(
     """Runs side by side: the config keys that vary between them and their metrics,
     best first by the monitored metric."""
     from ednax.runs import compare as comparing
-    from ednax.runs.index import LIST_STATUSES
-    from ednax.runs.select import check_sort_metric, filter_records, select_runs
+    from ednax.runs.reader import read_sweep
+    from ednax.runs.select import check_sort_metric
 
     fmt = _output_format(fmt, output)
-    records = select_runs(runs or [], sweep, experiment, runs_dir)
-    statuses = comma_choices(status, LIST_STATUSES, "--status")
-    records = filter_records(records, statuses, [])
-    if not records:
-        with_status = f" with status {', '.join(sorted(statuses))}" if statuses else ""
-        raise usage_error(f"no runs to compare{with_status}")
+    records = _compared_records(runs or [], sweep, experiment, status, runs_dir)
     metric_name, descending = _sort_spec(sort, asc)
     if metric_name:
         check_sort_metric(metric_name, records)
@@ -166,11 +161,27 @@ def compare(
         sort=metric_name,
         descending=descending,
     )
-    table.sweep = comparing.read_sweep(sweep) if sweep else None
+    table.sweep = read_sweep(sweep) if sweep else None
     if limit:
         table.entries = table.entries[:limit]
     _emit_comparison(table, fmt, output)
     return 0
+
+
+def _compared_records(
+    refs: list[str], sweep: Path | None, experiment: str | None, status: list[str], runs_dir: Path
+) -> list:
+    """The runs named, of the sweep or of the experiment, with one of the statuses asked."""
+    from ednax.runs.record import LIST_STATUSES
+    from ednax.runs.select import filter_records, select_runs
+
+    records = select_runs(refs, sweep, experiment, runs_dir)
+    statuses = comma_choices(status, LIST_STATUSES, "--status")
+    records = filter_records(records, statuses, [])
+    if not records:
+        with_status = f" with status {', '.join(sorted(statuses))}" if statuses else ""
+        raise usage_error(f"no runs to compare{with_status}")
+    return records
 
 
 def _output_format(fmt: str | None, output: Path | None) -> str:
@@ -192,7 +203,7 @@ def _sort_spec(sort: str | None, asc: bool) -> tuple[str | None, bool | None]:
 
 def _emit_comparison(table, fmt: str, output: Path | None) -> None:
     """Onto the terminal, or into the --output file."""
-    from ednax.runs.diff_report import print_comparison
+    from ednax.runs.compare_report import print_comparison
 
     if output is None and fmt == "table":
         print_comparison(table_console(), table)
@@ -207,12 +218,12 @@ def _emit_comparison(table, fmt: str, output: Path | None) -> None:
 
 
 def _comparison_as(table, fmt: str) -> str:
-    from ednax.runs import compare, diff_report
+    from ednax.runs import compare_report
 
     exports = {
-        "table": diff_report.comparison_text,
-        "csv": compare.to_csv,
-        "json": compare.to_json,
-        "md": compare.to_markdown,
+        "table": compare_report.comparison_text,
+        "csv": compare_report.to_csv,
+        "json": compare_report.to_json,
+        "md": compare_report.to_markdown,
     }
     return exports[fmt](table)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ednax.cli.options import DEBUG, EXPERIMENT, RUN_HELP, RUNS_DIR
+from ednax.cli.options import DEBUG, EXPERIMENT, RUNS, RUNS_DIR, SWEEP
 from ednax.cli.output import command, console, usage_error
 
 
@@ -16,9 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def plot(
-    runs: list[str] = typer.Argument(
-        None, metavar="RUN", help=f"runs ({RUN_HELP})", show_default=False
-    ),
+    runs: list[str] = RUNS,
     output: Path = typer.Option(
         Path("learning-curves.png"), "--output", "-o", help="the PNG to write"
     ),
@@ -29,7 +27,7 @@ def plot(
         help="a panel per metric: val/loss (that column) or loss (train and val); "
         "default: loss and the monitored metric",
     ),
-    sweep: Path = typer.Option(None, "--sweep", help="every run of this sweep folder"),
+    sweep: Path = SWEEP,
     experiment: str = EXPERIMENT,
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,

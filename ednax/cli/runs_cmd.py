@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ednax.cli.options import DEBUG, EXPERIMENT, RUN_HELP, RUNS_DIR
+from ednax.cli.options import ASC, DEBUG, EXPERIMENT, METRIC, RUN_HELP, RUNS_DIR
 from ednax.cli.output import (
     choice,
     comma_choices,
@@ -29,33 +29,38 @@ def register(app: typer.Typer) -> None:
     app.command("show")(command(show))
 
 
+STATUS = typer.Option(None, "--status", "-s", help="only runs with this status (repeat, or a,b)")
+TAG = typer.Option(None, "--tag", "-t", help="only runs with this tag (repeat)")
+SORT = typer.Option(
+    None,
+    "--sort",
+    help="a metric (val/accuracy: best first; -M largest first, +M smallest first) "
+    f"or one of {', '.join(SORT_FIELDS)}; default: newest first",
+)
+LIMIT = typer.Option(
+    None, "--limit", "-n", help=f"at most N rows (table default {TABLE_LIMIT}; 0: all)"
+)
+BY_VERSION = typer.Option(
+    False, "--by-version", help="one row per version (experiment + classes per step)"
+)
+
+
 def runs(
     experiment: str = EXPERIMENT,
-    status: list[str] = typer.Option(
-        None, "--status", "-s", help="only runs with this status (repeat, or a,b)"
-    ),
-    tag: list[str] = typer.Option(None, "--tag", "-t", help="only runs with this tag (repeat)"),
-    sort: str = typer.Option(
-        None,
-        "--sort",
-        help="a metric (val/accuracy: best first; -M largest first, +M smallest first) "
-        f"or one of {', '.join(SORT_FIELDS)}; default: newest first",
-    ),
-    asc: bool = typer.Option(False, "--asc", help="sort ascending"),
-    limit: int = typer.Option(
-        None, "--limit", "-n", help=f"at most N rows (table default {TABLE_LIMIT}; 0: all)"
-    ),
+    status: list[str] = STATUS,
+    tag: list[str] = TAG,
+    sort: str = SORT,
+    asc: bool = ASC,
+    limit: int = LIMIT,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv"),
-    metric: list[str] = typer.Option(None, "--metric", "-m", help="metric columns (repeat)"),
-    by_version: bool = typer.Option(
-        False, "--by-version", help="one row per version (experiment + classes per step)"
-    ),
+    metric: list[str] = METRIC,
+    by_version: bool = BY_VERSION,
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
     """List runs: id, experiment, version, status, start, duration and key metrics."""
-    from ednax.runs import report
-    from ednax.runs.index import LIST_STATUSES, list_runs
+    from ednax.runs.index import list_runs
+    from ednax.runs.record import LIST_STATUSES
     from ednax.runs.select import filter_records
     from ednax.runs.store import check_experiment, check_runs_dir
 
@@ -69,22 +74,30 @@ def runs(
         return _print_versions(records, fmt, runs_dir)
     ordered, sorted_by = _sorted(records, sort, asc)
     shown = _limited(ordered, limit, fmt)
+    listing = {"matching": len(records), "total": len(every), "custom_order": bool(sort)}
+    _print_runs(shown, fmt, metric or None, sorted_by, runs_dir, listing)
+    return 0
+
+
+def _print_runs(
+    shown: list,
+    fmt: str,
+    metrics: list[str] | None,
+    sorted_by: str | None,
+    runs_dir: Path,
+    listing: dict,
+) -> None:
+    """The listed runs as json, csv or a table (with how many matched of how many)."""
+    from ednax.runs import report
+
     report.note_dead_processes(shown)
     if fmt == "json":
         write_json([report.record_json(r) for r in shown])
     elif fmt == "csv":
-        write_text(report.records_csv(shown, metric or None))
+        write_text(report.records_csv(shown, metrics))
     else:
-        report.print_runs(
-            table_console(),
-            shown,
-            report.key_metrics(shown, metric, sorted_by),
-            matching=len(records),
-            total=len(every),
-            runs_dir=runs_dir,
-            custom_order=bool(sort),
-        )
-    return 0
+        columns = report.key_metrics(shown, metrics, sorted_by)
+        report.print_runs(table_console(), shown, columns, runs_dir=runs_dir, **listing)
 
 
 def _sorted(records: list, spec: str | None, asc: bool) -> tuple[list, str | None]:
@@ -116,8 +129,8 @@ def _limited(records: list, limit: int | None, fmt: str) -> list:
 
 
 def _print_versions(records: list, fmt: str, runs_dir: Path) -> int:
-    from ednax.runs.index import group_versions
     from ednax.runs.report import print_versions, versions_csv
+    from ednax.runs.versions import group_versions
 
     groups = group_versions(records)
     if fmt == "json":
@@ -138,7 +151,8 @@ def show(
 ) -> int:
     """One run at a glance: classes per step, changed parameters, metrics, provenance,
     artifacts."""
-    from ednax.runs.details import print_details, run_details
+    from ednax.runs.describe import run_details
+    from ednax.runs.details import print_details
     from ednax.runs.report import note_dead_processes
     from ednax.runs.store import find_record
 

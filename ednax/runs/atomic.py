@@ -78,11 +78,6 @@ def open_atomic(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         raise
 
 
-def is_temp_name(name: str) -> bool:
-    """Whether `name` looks like a temporary file left by this module (for cleanup tools)."""
-    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
-
-
 def _create_temp_beside(target: Path) -> tuple[Path, int]:
     # O_EXCL with a random name is as safe as mkstemp, but the file gets the usual
     # 0o666 & ~umask permissions instead of mkstemp's 0o600, so shared run

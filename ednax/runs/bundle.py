@@ -26,7 +26,6 @@ import csv
 import hashlib
 import json
 import os
-import re
 import secrets
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 from ednax.runs import atomic
 from ednax.runs.provenance import collect_env, git_patch, git_state
+from ednax.vocabulary import NAME_RULE, name_problem
 
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")
 FINAL_STATUSES = STATUSES[1:]
@@ -51,8 +51,6 @@ HISTORY_FILE = "history.csv"
 LOG_FILE = "log.txt"
 ARTIFACTS_DIR = "artifacts"
 
-_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_MAX_NAME_LENGTH = 128
 _CREATE_ATTEMPTS = 100
 _HASH_CHUNK = 1 << 20
 
@@ -77,17 +75,11 @@ def new_run_id() -> str:
 
 
 def validate_experiment_name(name: str) -> str:
-    """Return `name` if it is a safe directory name, else raise ValueError saying why."""
-    if (
-        not isinstance(name, str)
-        or len(name) > _MAX_NAME_LENGTH
-        or not _EXPERIMENT_NAME.fullmatch(name)
-    ):
-        raise ValueError(
-            f"invalid experiment name {name!r}: it names a directory, so use only letters, "
-            f"digits, '-', '_' and '.', start with a letter or digit and keep it under "
-            f"{_MAX_NAME_LENGTH} characters (e.g. 'iris-mlp')"
-        )
+    """Return `name` if it can name the experiment's folder, else raise ValueError saying
+    why. The config layer checks the same rule (`ednax.vocabulary.name_problem`) first."""
+    problem = name_problem(name)
+    if problem:
+        raise ValueError(f"invalid experiment name: {problem}; {NAME_RULE} (e.g. 'iris-mlp')")
     return name
 
 
@@ -174,10 +166,7 @@ class Bundle:
         """
         atomic.write_yaml(self.path / CONFIG_FILE, dict(config))
         atomic.write_yaml(self.path / OVERRIDES_FILE, list(overrides))
-        git = git_state(cwd)
-        atomic.write_json(self.path / ENV_FILE, {**collect_env(packages), "git": git})
-        if git and git["dirty"]:
-            self._write_patch(cwd)
+        self._write_env(packages, cwd)
         run = {
             "id": self.run_id,
             "experiment": experiment,
@@ -195,12 +184,8 @@ class Bundle:
             "error": None,
             "artifacts": {},
         }
-        clashes = sorted(set(extra or {}) & set(run))
-        if clashes:
-            raise ValueError(f"extra run.json fields would replace standard ones: {clashes}")
-        run.update(extra or {})
         with _LOCK:
-            atomic.write_json(self.path / RUN_FILE, run)
+            atomic.write_json(self.path / RUN_FILE, _with_extra(run, extra or {}))
 
     def read_run(self) -> dict[str, Any]:
         """The current contents of run.json."""
@@ -317,6 +302,13 @@ class Bundle:
             self.update(artifacts=artifacts)
         return path
 
+    def _write_env(self, packages: Iterable[str], cwd: str | os.PathLike[str]) -> None:
+        """env.json, and code.patch when the git tree is dirty."""
+        git = git_state(cwd)
+        atomic.write_json(self.path / ENV_FILE, {**collect_env(packages), "git": git})
+        if git and git["dirty"]:
+            self._write_patch(cwd)
+
     def _write_patch(self, cwd: str | os.PathLike[str]) -> None:
         patch = git_patch(cwd)
         if patch:
@@ -333,6 +325,14 @@ class Bundle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
+
+
+def _with_extra(run: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """run.json's standard fields and `extra` top-level ones, which may not replace them."""
+    clashes = sorted(set(extra) & set(run))
+    if clashes:
+        raise ValueError(f"extra run.json fields would replace standard ones: {clashes}")
+    return {**run, **extra}
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:

@@ -2,30 +2,27 @@
 
     entries = load_entries(records)              # records from the index or find_record
     table = compare(entries)                     # varying keys only, best run first
-    print(to_csv(table))                         # or to_markdown / to_json
+    print(compare_report.to_csv(table))          # or to_markdown / to_json / print_comparison
 
 A column is a dotted config key (`optimizer.lr`, `model.hidden[1]`); a step's class is
 the column named after the step (`model`). Two kinds of keys are left out as noise, unless
 `all_keys`: parameters that only some runs have because their step's class differs (the
 step's column says so already) unless they vary among the runs that have them, and keys
 named `random_state` that only follow `experiment.seed` (the config layer fills them from
-it). Rows are sorted by the monitored metric in its direction, runs without it last.
+it). Rows are sorted by the monitored metric in its direction (`ednax.runs.ranking`), runs
+without it last.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ednax.runs.bundle import CONFIG_FILE
-from ednax.runs.diff import MISSING, flatten, format_metric, format_value, read_yaml, same_value
-from ednax.runs.index import SWEEP_FILE, RunRecord, lower_is_better, metric_names, read_json
+from ednax.runs.ranking import best_first, common_monitor, metric_names
+from ednax.runs.record import RunRecord
+from ednax.runs.values import MISSING, flatten, same_value
 
 SEED_KEY = "experiment.seed"
 
@@ -37,10 +34,6 @@ class Entry:
     record: RunRecord
     params: dict[str, Any]
     problem: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.record.id
 
 
 @dataclass
@@ -56,40 +49,29 @@ class Comparison:
     def header(self) -> list[str]:
         return ["run", "status", *self.extra_columns, *map(column_label, self.keys), *self.metrics]
 
+    @property
+    def fixed_columns(self) -> int:
+        """How many columns come before the metrics."""
+        return 2 + len(self.extra_columns) + len(self.keys)
+
     def cells(self, entry: Entry) -> list[Any]:
         """Raw values of one row (MISSING where a run has no such key)."""
         record = entry.record
-        extra = [_trial_number(record) for _ in self.extra_columns]
+        extra = [trial_number(record) for _ in self.extra_columns]
         params = [entry.params.get(key, MISSING) for key in self.keys]
         metrics = [record.metrics.get(name, MISSING) for name in self.metrics]
         return [record.id, record.status, *extra, *params, *metrics]
-
-    def text_rows(self) -> list[list[str]]:
-        width = 2 + len(self.extra_columns) + len(self.keys)
-        return [
-            [
-                _text(value) if i < width else ("" if value is MISSING else format_metric(value))
-                for i, value in enumerate(self.cells(entry))
-            ]
-            for entry in self.entries
-        ]
 
 
 def load_entries(records: Sequence[RunRecord]) -> list[Entry]:
     entries = []
     for record in records:
-        config = read_yaml(record.path / CONFIG_FILE)
-        if isinstance(config, dict):
+        config = record.files.config
+        if config is not None:
             entries.append(Entry(record, flatten(config)))
         else:
             entries.append(Entry(record, {}, f"{CONFIG_FILE} is missing or unreadable"))
     return entries
-
-
-def read_sweep(folder: Path) -> dict[str, Any] | None:
-    """A sweep folder's sweep.json, if it has a readable one."""
-    data, _ = read_json(folder / SWEEP_FILE)
-    return data if isinstance(data, dict) else None
 
 
 def compare(
@@ -106,12 +88,12 @@ def compare(
     records = [e.record for e in entries]
     keys = varying_keys([e.params for e in entries if e.params], all_keys=all_keys)
     columns = list(metrics) if metrics else default_metrics(records)
-    sort = sort or _common_monitor(records)
+    sort = sort or common_monitor(records)
     if descending is None:
-        descending = not lower_is_better(sort, _mode_of(sort, records)) if sort else True
+        descending = best_first(sort, records) if sort else True
     if sort:
         entries = sort_entries(entries, sort, descending)
-    extra = ["trial"] if any(_trial_number(r) is not MISSING for r in records) else []
+    extra = ["trial"] if any(trial_number(r) is not MISSING for r in records) else []
     return Comparison(entries, keys, columns, sort, descending, extra_columns=extra)
 
 
@@ -165,27 +147,8 @@ def column_label(key: str) -> str:
     return key[: -len(".type")] if key.endswith(".type") else key
 
 
-def _follows_seed(key: str, params: Sequence[dict[str, Any]]) -> bool:
-    return key.rsplit(".", 1)[-1] == "random_state" and all(
-        p.get(key, MISSING) == p.get(SEED_KEY) for p in params
-    )
-
-
-def _all_same(values: list[Any]) -> bool:
-    return all(same_value(values[0], v) for v in values[1:])
-
-
-def _common_monitor(records: Sequence[RunRecord]) -> str | None:
-    monitors = Counter(r.monitor for r in records if r.monitor)
-    return monitors.most_common(1)[0][0] if monitors else None
-
-
-def _mode_of(metric: str, records: Sequence[RunRecord]) -> str | None:
-    modes = Counter(r.mode for r in records if r.monitor == metric and r.mode)
-    return modes.most_common(1)[0][0] if modes else None
-
-
-def _trial_number(record: RunRecord) -> Any:
+def trial_number(record: RunRecord) -> Any:
+    """The number of the sweep trial a run was, or MISSING."""
     trial = record.trial
     if isinstance(trial, dict):
         for key in ("number", "trial", "id", "index"):
@@ -194,61 +157,11 @@ def _trial_number(record: RunRecord) -> Any:
     return MISSING
 
 
-def _text(value: Any) -> str:
-    return "" if value is MISSING else format_value(value)
+def _follows_seed(key: str, params: Sequence[dict[str, Any]]) -> bool:
+    return key.rsplit(".", 1)[-1] == "random_state" and all(
+        p.get(key, MISSING) == p.get(SEED_KEY) for p in params
+    )
 
 
-# --- export -------------------------------------------------------------------------------
-
-
-def to_csv(table: Comparison) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*table.header(), "path"])
-    for entry in table.entries:
-        row = ["" if v is MISSING else _csv_value(v) for v in table.cells(entry)]
-        writer.writerow([*row, str(entry.record.path)])
-    return buffer.getvalue()
-
-
-def to_markdown(table: Comparison) -> str:
-    header = table.header()
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.text_rows():
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def to_json(table: Comparison) -> str:
-    runs = []
-    for entry in table.entries:
-        record = entry.record
-        runs.append(
-            {
-                "id": record.id,
-                "experiment": record.experiment,
-                "status": record.status,
-                "path": str(record.path),
-                "trial": record.trial,
-                "params": {
-                    column_label(k): entry.params[k] for k in table.keys if k in entry.params
-                },
-                "metrics": record.metrics,
-                "problem": entry.problem or record.problem,
-            }
-        )
-    data = {
-        "sweep": table.sweep,
-        "sort": table.sort,
-        "descending": table.descending,
-        "keys": [column_label(k) for k in table.keys],
-        "metrics": table.metrics,
-        "runs": runs,
-    }
-    return json.dumps(data, indent=2, default=str) + "\n"
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, float):
-        return repr(value)
-    return format_value(value) if isinstance(value, (list, dict, bool)) or value is None else value
+def _all_same(values: list[Any]) -> bool:
+    return all(same_value(values[0], v) for v in values[1:])

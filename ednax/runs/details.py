@@ -1,73 +1,19 @@
-"""One run at a glance (`ednax show`): its classes per step, the parameters changed from
-their class's default, metrics, provenance and files; and a metrics table (also shown after
-`ednax run`). Drawn with rich, imported only when drawn; `print_details` prints onto the
-console it is given."""
+"""One run at a glance for people (`ednax show`, from `ednax.runs.describe.run_details`):
+its classes per step, the parameters changed from their class's default, metrics,
+provenance and files; and a metrics table (also shown after `ednax run`). Drawn with rich,
+imported only when drawn; `print_details` prints onto the console it is given."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from ednax.runs.diff import format_value, read_yaml, same_value
-from ednax.runs.index import RunRecord
-from ednax.runs.report import format_duration, local_time
-from ednax.runs.store import describe, step_section
-
-
-def run_details(record: RunRecord) -> dict[str, Any]:
-    """What `ednax show` says of a run: `store.describe` and the parameters changed from
-    their class's default."""
-    details = describe(record)
-    details["non_default"] = non_default_params(
-        record.path, details["steps"], details["provenance"]
-    )
-    return details
-
-
-def non_default_params(path: Path, steps: list[dict], provenance: dict) -> list[dict[str, Any]]:
-    """Parameters whose value is not their class's default (read from the class's
-    source, without importing it); `random_state` filled from the seed is left out."""
-    config = read_yaml(path / "config.yaml")
-    if not isinstance(config, dict):
-        return []
-    out = []
-    for step in steps:
-        section = step_section(config, step["step"])
-        if isinstance(section, dict) and step["class"]:
-            out += _step_non_defaults(step, section, provenance["seed"])
-    return out
-
-
-def _step_non_defaults(step: dict, section: dict, seed: Any) -> list[dict[str, Any]]:
-    from ednax.signature import REQUIRED, read_signature_statically
-
-    try:
-        params = read_signature_statically(step["class"]).params
-    except Exception:  # a plugin out of reach, an unreadable source: skip the step
-        return []
-    out = []
-    for name, value in section.items():
-        param = params.get(name)
-        if name == "type" or param is None:
-            continue
-        default = param.default
-        if name == "random_state" and default is None and value == seed:
-            continue
-        if default is REQUIRED or not _equal(value, default):
-            out.append(
-                {
-                    "key": f"{step['step']}.{name}",
-                    "value": value,
-                    "default": None if default is REQUIRED else default,
-                    "required": default is REQUIRED,
-                }
-            )
-    return out
-
-
-def _equal(value: Any, default: Any) -> bool:
-    """A config value against a signature default (whose lists are written as tuples)."""
-    return same_value(value, list(default) if isinstance(default, tuple) else default)
+from ednax.runs.format import (
+    format_duration,
+    format_size,
+    format_value,
+    local_time,
+    mean_and_spread,
+)
 
 
 def print_details(out, d: dict[str, Any]) -> None:
@@ -122,11 +68,20 @@ def _print_changed(out, d: dict[str, Any]) -> None:
     out.print("[bold]changed[/]")
     if d["overrides"]:
         _field(out, "command line", " ".join(str(o) for o in d["overrides"]))
-    for p in d["non_default"]:
+    changed = d["non_default"]
+    if changed is None:
+        out.print(
+            "  parameters changed from their defaults: not recorded (this bundle predates "
+            "run.json's defaults)",
+            markup=False,
+            style="dim",
+        )
+        return
+    for p in changed:
         default = "no default" if p["required"] else f"default {format_value(p['default'])}"
         out.print(f"  {p['key']} = {format_value(p['value'])}", end="", markup=False)
         out.print(f"  ({default})", markup=False, style="dim")
-    if not d["overrides"] and not d["non_default"]:
+    if not d["overrides"] and not changed:
         out.print("  nothing: every parameter has its class's default", markup=False)
 
 
@@ -190,24 +145,6 @@ def metrics_table(metrics: dict[str, Any], title: str | None = None):
     for name in names:
         table.add_column(name, justify="right")
     for split, values in splits.items():
-        cells = [_mean_and_spread(values.get(n), std.get(split, {}).get(n)) for n in names]
+        cells = [mean_and_spread(values.get(n), std.get(split, {}).get(n)) for n in names]
         table.add_row(split, *cells)
     return table
-
-
-def _mean_and_spread(value: float | None, spread: float | None = None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4f}" if spread is None else f"{value:.4f} ± {spread:.4f}"
-
-
-def format_size(size: int | None) -> str:
-    """Bytes as 512 B, 9.5 KiB, 2.9 MiB, 1.2 GiB."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"

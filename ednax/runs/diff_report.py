@@ -1,6 +1,6 @@
-"""A diff of two runs and a comparison of N runs as tables for people (their csv, json and
-markdown forms are in diff.py and compare.py). Drawn with rich; the `print_*` functions
-print onto the console they are given."""
+"""A diff of two runs (or config files) for people: the table `ednax diff` prints, and its
+markdown form (the json form is `Diff.to_json`). Drawn with rich; `print_diff` prints onto
+the console it is given."""
 
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ednax.runs.compare import Comparison
-from ednax.runs.diff import (
-    CLASS,
-    Change,
-    Diff,
-    format_delta,
-    format_metric,
-    format_value,
-    side_title,
-)
+from ednax.runs.diff import CLASS, Change, Diff, Side
+from ednax.runs.format import format_delta, format_metric, format_value
 
 MARKS = {"changed": "~", "added": "+", "removed": "-", "same": " ", CLASS: "~"}
-SWEEP_LINE_SKIPS = {"dir", "pid", "host", "started_at", "ended_at", "cwd", "config_file"}
 
 
-# --- two runs -----------------------------------------------------------------------------
+# --- the table -----------------------------------------------------------------------------
 
 
 def print_diff(out: Console, result: Diff) -> None:
@@ -125,72 +116,65 @@ def _metrics_table(result: Diff) -> Table:
     return table
 
 
-# --- N runs -------------------------------------------------------------------------------
-
-
-def print_comparison(out: Console, table: Comparison) -> None:
-    """The sweep (if any), one row per run, then how it is sorted and what is missing."""
-    if table.sweep:
-        out.print(_sweep_line(table.sweep), markup=False)
-    out.print(_comparison_grid(table))
-    for note in _comparison_notes(table):
-        out.print(note, markup=False, style="dim")
-
-
-def comparison_text(table: Comparison) -> str:
-    """`print_comparison` as plain text, as wide as it needs (for a file)."""
-    out = Console(width=10_000, highlight=False, record=True, file=_Nowhere())
-    print_comparison(out, table)
-    return out.export_text()
-
-
-def _comparison_grid(table: Comparison) -> Table:
-    grid = Table(show_edge=False, pad_edge=False, header_style="bold")
-    fixed = 2 + len(table.extra_columns) + len(table.keys)
-    for i, name in enumerate(table.header()):
-        grid.add_column(
-            name + (" *" if name == table.sort else ""),
-            justify="right" if i >= fixed else "left",
-            no_wrap=True,
-        )
-    for row in table.text_rows():
-        grid.add_row(*(_escape(cell) for cell in row))
-    return grid
-
-
-def _comparison_notes(table: Comparison) -> list[str]:
-    notes = []
-    if table.sort:
-        direction = "largest" if table.descending else "smallest"
-        notes.append(f"* sorted by {table.sort}, {direction} first")
-    if not table.keys:
-        notes.append("no config key varies between these runs (--all shows every key)")
-    for entry in table.entries:
-        problem = entry.problem or entry.record.problem
-        if problem:
-            notes.append(f"! {entry.record.id}: {problem}")
-    return notes
-
-
-def _sweep_line(sweep: dict[str, Any]) -> str:
-    """The scalar fields of a sweep.json that say what the sweep is (not where it ran)."""
-    fields = [
-        f"{k}={v}"
-        for k, v in sweep.items()
-        if isinstance(v, (str, int, float, bool)) and k not in SWEEP_LINE_SKIPS
-    ]
-    return "sweep: " + "  ".join(fields[:8])
-
-
-class _Nowhere:
-    """A file that drops what is written: the recording console keeps the text."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
 def _escape(text: Any) -> str:
     return escape(str(text))
+
+
+# --- markdown -----------------------------------------------------------------------------
+
+
+def side_title(side: Side) -> str:
+    if side.kind == "config":
+        return side.label
+    info = side.info
+    parts = [str(info.get("id")), str(info.get("experiment") or ""), str(info.get("status") or "")]
+    return "  ".join(p for p in parts if p) + f"  ({info.get('path')})"
+
+
+def diff_markdown(result: Diff) -> str:
+    lines = [
+        "| | run |",
+        "|---|---|",
+        f"| A | {_md(side_title(result.a))} |",
+        f"| B | {_md(side_title(result.b))} |",
+        "",
+        "## config",
+        "",
+    ]
+    if result.config:
+        lines += ["| key | A | B |", "|---|---|---|"]
+        for change in result.config:
+            if change.change == CLASS:
+                cells = (f"**{change.key}** (class)", change.a, change.b)
+                lines.append(_md_row(*cells))
+                lines += [_md_row(p.key, p.a, p.b) for p in change.params]
+            else:
+                lines.append(_md_row(change.key, change.a, change.b))
+    else:
+        lines.append("no differences")
+    lines += ["", "## metrics", ""]
+    if result.metrics:
+        lines += ["| metric | A | B | delta |", "|---|---:|---:|---:|"]
+        for change in result.metrics:
+            name = f"**{change.key}**" if change.key == result.monitor else change.key
+            lines.append(
+                f"| {name} | {format_metric(change.a)} | {format_metric(change.b)} "
+                f"| {format_delta(change.delta)} |"
+            )
+    else:
+        lines.append("no metrics")
+    lines += ["", "## provenance", ""]
+    if result.provenance:
+        lines += ["| key | A | B |", "|---|---|---|"]
+        lines += [_md_row(c.key, c.a, c.b) for c in result.provenance]
+    else:
+        lines.append("no differences")
+    return "\n".join(lines) + "\n"
+
+
+def _md_row(key: str, a: Any, b: Any) -> str:
+    return f"| {_md(key)} | {_md(format_value(a))} | {_md(format_value(b))} |"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

@@ -9,17 +9,16 @@ monitored metric. matplotlib is imported only here, and drawn through its Agg ca
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ednax.errors import UsageError, did_you_mean
-from ednax.runs.bundle import HISTORY_FILE
 from ednax.runs.compare import column_label, load_entries, varying_keys
-from ednax.runs.diff import MISSING, format_value
-from ednax.runs.index import RunRecord
+from ednax.runs.format import format_value
+from ednax.runs.record import RunRecord
+from ednax.runs.values import MISSING
 
 SPLITS = ("train", "val")
 STYLE = {"train": "--", "val": "-"}
@@ -35,19 +34,15 @@ class Curves:
     monitor: str | None = None
 
 
-def read_history(path: Path, label: str, monitor: str | None = None) -> Curves | None:
+def read_history(record: RunRecord) -> Curves | None:
     """The bundle's history.csv as curves; None when it has none (an estimator run)."""
-    try:
-        with open(path / HISTORY_FILE, encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError:
-        return None
+    rows = record.files.history_rows()
     if not rows:
         return None
     names = [n for n in rows[0] if n]
     columns = {name: [_float(row.get(name)) for row in rows] for name in names}
     epochs = columns.pop("epoch", None) or [float(i + 1) for i in range(len(rows))]
-    return Curves(label, columns, epochs, monitor)
+    return Curves(record.id, columns, epochs, record.monitor)
 
 
 def labelled_histories(records: Sequence[RunRecord]) -> tuple[list[Curves], list[str]]:
@@ -56,7 +51,7 @@ def labelled_histories(records: Sequence[RunRecord]) -> tuple[list[Curves], list
     out, saying why."""
     histories, skipped = [], []
     for record in records:
-        history = read_history(record.path, record.id, record.monitor)
+        history = read_history(record)
         if history is None:
             skipped.append(f"{record.id}: {_no_history_reason(record)}")
         else:

@@ -1,6 +1,7 @@
 """Runs for people: the runs table (or its csv and json) and the versions table. Tables
 are drawn with rich, imported only when one is drawn; `print_*` functions print onto the
-console they are given."""
+console they are given. The records come from `ednax.runs.index`, the versions from
+`ednax.runs.versions`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ednax.runs.diff import format_metric
-from ednax.runs.index import RunRecord, metric_names
+from ednax.runs.format import format_duration, format_metric, local_time
 from ednax.runs.provenance import process_alive
+from ednax.runs.ranking import metric_names
+from ednax.runs.record import RunRecord
 
 KEY_METRICS = 6
 RECORD_FIELDS = ("id", "experiment", "version", "status", "problem", "started_at", "ended_at")
@@ -179,31 +181,3 @@ def versions_table(groups: Sequence[dict[str, Any]]):
             g["latest_run"],
         )
     return table
-
-
-# --- text ---------------------------------------------------------------------------------
-
-
-def local_time(iso: str | None) -> str:
-    """An ISO time as "YYYY-MM-DD HH:MM" in the local time zone."""
-    if not iso:
-        return ""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
-
-
-def format_duration(seconds: float | None) -> str:
-    """12.3s, 4m05s, 2h07m."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

@@ -13,14 +13,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ednax.errors import UsageError, did_you_mean
-from ednax.runs.index import (
-    RUN_ID,
-    RunRecord,
-    list_runs,
-    lower_is_better,
-    metric_names,
-    read_record,
-)
+from ednax.runs.bundle import RUN_FILE
+from ednax.runs.index import list_runs, read_record
+from ednax.runs.layout import RUN_ID
+from ednax.runs.ranking import best_first, metric_names
+from ednax.runs.record import RunRecord
 from ednax.runs.store import check_experiment, find_records
 
 
@@ -52,7 +49,7 @@ def sweep_records(folder: Path) -> list[RunRecord]:
     found = [
         read_record(p)
         for p in sorted(folder.iterdir())
-        if p.is_dir() and ((p / "run.json").is_file() or RUN_ID.fullmatch(p.name))
+        if p.is_dir() and ((p / RUN_FILE).is_file() or RUN_ID.fullmatch(p.name))
     ]
     if not found:
         raise UsageError(
@@ -90,19 +87,13 @@ def _field_key(name: str):
 def sort_by_metric(
     records: Sequence[RunRecord], name: str, descending: bool | None = None
 ) -> list[RunRecord]:
-    """Runs with the metric first, best first unless `descending` says; the rest after,
-    in their order."""
+    """Runs with the metric first, best first (in the direction `ranking.direction_of`
+    gives) unless `descending` says; the rest after, in their order."""
     if descending is None:
-        descending = not lower_is_better(name, _usual_mode(records, name))
+        descending = best_first(name, records)
     have = [r for r in records if name in r.metrics]
     have.sort(key=lambda r: r.metrics[name], reverse=descending)
     return have + [r for r in records if name not in r.metrics]
-
-
-def _usual_mode(records: Sequence[RunRecord], metric: str) -> str | None:
-    """The mode (min or max) most of the runs monitoring `metric` give it."""
-    modes = [r.mode for r in records if r.monitor == metric and r.mode]
-    return max(set(modes), key=modes.count) if modes else None
 
 
 def check_sort_metric(name: str, records: Sequence[RunRecord], others: Sequence[str] = ()) -> None:

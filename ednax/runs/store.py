@@ -9,43 +9,18 @@ A reference may also name the experiment: `iris-mlp/latest`, `iris-mlp/20261125-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ednax.errors import UsageError, did_you_mean
-from ednax.runs.bundle import (
-    ARTIFACTS_DIR,
-    CONFIG_FILE,
-    ENV_FILE,
-    METRICS_FILE,
-    OVERRIDES_FILE,
-    PATCH_FILE,
-    RUN_FILE,
-)
-from ednax.runs.index import (
-    CORRUPT,
-    RUN_ID,
-    RunIndex,
-    RunRecord,
-    list_runs,
-    read_json,
-    read_record,
-)
+from ednax.runs.bundle import CONFIG_FILE, RUN_FILE
+from ednax.runs.index import RunIndex, list_runs, read_record
+from ednax.runs.layout import RUN_ID
+from ednax.runs.record import CORRUPT, RunRecord
 
 _CANDIDATES_SHOWN = 10
 
 
 def is_bundle(path: Path) -> bool:
     return (path / RUN_FILE).is_file()
-
-
-def bundles(runs_dir: Path, experiment: str | None = None) -> list[Path]:
-    """Every bundle under `runs_dir` (one experiment's when given), oldest first by id;
-    sweep folders are looked into as well."""
-    if not runs_dir.is_dir():
-        return []
-    pattern = f"{experiment}/**/{RUN_FILE}" if experiment else f"*/**/{RUN_FILE}"
-    found = [p.parent for p in runs_dir.glob(pattern)]
-    return sorted(found, key=lambda p: p.name)
 
 
 def find_run(
@@ -228,125 +203,3 @@ def _looks_like_bundle(path: Path) -> bool:
     return path.is_dir() and (
         RUN_ID.fullmatch(path.name) is not None or (path / CONFIG_FILE).is_file()
     )
-
-
-# --- one bundle at a glance ---------------------------------------------------------------
-
-
-def describe(record: RunRecord) -> dict[str, Any]:
-    """Everything `ednax show` says of a bundle, from its files, whatever state they are
-    in: run facts, steps (the name in the config, the class that ran, its version),
-    overrides, metrics, provenance, artifacts with sizes, and the bundle's other files."""
-    from ednax.runs.diff import read_yaml
-
-    path = record.path
-    run = _json_object(path / RUN_FILE)
-    config = read_yaml(path / CONFIG_FILE)
-    config = config if isinstance(config, dict) else {}
-    overrides = read_yaml(path / OVERRIDES_FILE)
-    classes = run.get("classes") if isinstance(run.get("classes"), dict) else {}
-    return {
-        "id": record.id,
-        "experiment": record.experiment,
-        "version": record.version,
-        "status": record.status,
-        "problem": record.problem,
-        "error": run.get("error"),
-        "path": str(path),
-        "started_at": record.started_at,
-        "ended_at": record.ended_at,
-        "duration_s": record.duration_s,
-        "command": run.get("command"),
-        "config_file": run.get("config_file"),
-        "tags": run.get("tags") or [],
-        "notes": run.get("notes") or "",
-        "sweep": run.get("sweep"),
-        "trial": run.get("trial"),
-        "steps": _steps(config, classes),
-        "overrides": overrides if isinstance(overrides, list) else [],
-        "monitor": record.monitor,
-        "metrics": _json_object(path / METRICS_FILE),
-        "provenance": _provenance(run, _json_object(path / ENV_FILE), path),
-        "artifacts": _artifacts(path, run.get("artifacts") or {}),
-        "files": _files(path),
-    }
-
-
-def step_section(config: dict[str, Any], step: str) -> Any:
-    """config["preprocess"][0] for "preprocess[0]", config["model"] for "model"."""
-    name, _, rest = step.partition("[")
-    value = config.get(name)
-    if rest and isinstance(value, list):
-        index = rest.rstrip("]")
-        position = int(index) if index.isdigit() else -1
-        return value[position] if 0 <= position < len(value) else None
-    return value
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    data, _ = read_json(path)
-    return data if isinstance(data, dict) else {}
-
-
-def _steps(config: dict[str, Any], classes: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for step, entry in classes.items():
-        section = step_section(config, step)
-        entry = entry if isinstance(entry, dict) else {}
-        out.append(
-            {
-                "step": step,
-                "type": section.get("type") if isinstance(section, dict) else None,
-                "class": entry.get("class"),
-                "version": entry.get("version"),
-            }
-        )
-    return out
-
-
-def _provenance(run: dict[str, Any], env: dict[str, Any], path: Path) -> dict[str, Any]:
-    def part(name: str) -> dict[str, Any]:
-        value = env.get(name)
-        return value if isinstance(value, dict) else {}
-
-    patch = path / PATCH_FILE
-    return {
-        "seed": run.get("seed"),
-        "fingerprints": run.get("fingerprints") or {},
-        "git": env.get("git") if isinstance(env.get("git"), dict) else None,
-        "code_patch": patch.stat().st_size if patch.is_file() else None,
-        "python": part("python").get("version"),
-        "platform": " ".join(str(v) for v in part("platform").values() if v),
-        "host": env.get("hostname") or run.get("host"),
-        "gpu": env.get("gpu") or [],
-        "packages": {k: v for k, v in part("packages").items() if v},
-        "cwd": run.get("cwd"),
-    }
-
-
-def _artifacts(path: Path, recorded: dict[str, Any]) -> list[dict[str, Any]]:
-    """Files under artifacts/ with their sizes, whether run.json recorded them, and the
-    recorded ones that are missing."""
-    folder = path / ARTIFACTS_DIR
-    out = []
-    seen = set()
-    if folder.is_dir():
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = file.relative_to(folder).as_posix()
-            if name.rsplit("/", 1)[-1].startswith("."):
-                continue  # a temporary file of an atomic write
-            seen.add(name)
-            out.append({"name": name, "size": file.stat().st_size, "recorded": name in recorded})
-    for name, entry in recorded.items():
-        if name not in seen:
-            size = entry.get("size") if isinstance(entry, dict) else None
-            out.append({"name": name, "size": size, "recorded": True, "missing": True})
-    return out
-
-
-def _files(path: Path) -> list[dict[str, Any]]:
-    try:
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    except OSError:
-        return []
-    return [{"name": p.name, "size": p.stat().st_size} for p in files]
