@@ -120,12 +120,12 @@ class Ednax:
 
     def __init__(self, config_file: Path, scratch: Path):
         from ednax.config.resolve import load_config
-        from ednax.engine.build import build
         from ednax.engine.metrics import build_metrics
         from ednax.engine.torch import TORCH_SECTIONS
+        from ednax.registry import REGISTRY
 
         self.resolved = load_config(config_file)
-        self.dataset = build("data", self.resolved["data"]).load()
+        self.dataset = REGISTRY.build("data", self.resolved["data"]).load()
         self.sections = {s: self.resolved[s] for s in TORCH_SECTIONS if s in self.resolved.data}
         self.metrics = build_metrics(self.resolved["metrics"]["names"], self.dataset.task)
         self.scratch = scratch

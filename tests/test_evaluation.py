@@ -44,9 +44,9 @@ def test_stratified_kfold_reports_every_fold_and_their_mean(cli, workdir):
 
 def test_each_fold_fits_preprocessing_on_its_own_train_rows_only():
     config = load_config(CV)
-    from ednax.engine.build import build
+    from ednax.registry import REGISTRY
 
-    dataset = build("data", config["data"]).load()
+    dataset = REGISTRY.build("data", config["data"]).load()
     pooled = len(dataset.splits["train"])
     seen_val: list[int] = []
     for name, fold in folds(dataset, config["evaluation"]):
@@ -83,9 +83,9 @@ def test_repeated_kfold_runs_folds_times_repeats():
     config = load_config(
         CV, ["evaluation.strategy=repeated_kfold", "evaluation.folds=3", "evaluation.repeats=2"]
     )
-    from ednax.engine.build import build
+    from ednax.registry import REGISTRY
 
-    dataset = build("data", config["data"]).load()
+    dataset = REGISTRY.build("data", config["data"]).load()
     assert len(folds(dataset, config["evaluation"])) == 6
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from ednax.errors import ConfigError, UsageError
+from ednax.registry.builtins import TABULAR
 from ednax.signature import load_target, read_signature_statically, signature_of
 from ednax.steps import estimators as est
 from ednax.steps import metrics
 from ednax.steps import preprocess as pre
-from ednax.steps.catalog import TABULAR
 from ednax.steps.data import Csv, SklearnToy, Synthetic
 
 SAMPLE_DATA = pathlib.Path(__file__).resolve().parents[1] / "sample-configs" / "data"

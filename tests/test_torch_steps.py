@@ -12,10 +12,9 @@ import torch
 from ednax.engine.lightning import assemble
 from ednax.errors import ConfigError
 from ednax.registry import KINDS
+from ednax.registry.builtins import TORCH
 from ednax.signature import read_signature_statically
 from ednax.steps.base import Dataset, Split
-from ednax.steps.catalog_torch import TORCH
-from ednax.steps.trainers_torch import Lightning
 
 
 def _dataset(task="classification", n_features=4, classes=3, input_shape=None) -> Dataset:
@@ -55,7 +54,7 @@ def test_reading_the_torch_schemas_imports_no_torch():
     code = (
         "import sys\n"
         "from ednax.signature import read_signature_statically\n"
-        "from ednax.steps.catalog_torch import TORCH\n"
+        "from ednax.registry.builtins import TORCH\n"
         "for entry in TORCH: read_signature_statically(entry[2])\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
@@ -380,9 +379,26 @@ def test_init_schemes_redraw_weights_and_zero_biases(section):
 # --- trainer -------------------------------------------------------------------------------
 
 
-def test_trainer_problems_are_reported_together_with_their_keys():
-    trainer = Lightning(max_epochs=0, batch_size=-1, early_stopping={"patiance": 3})
-    problems = {p.path: p for p in trainer.problems()}
+IRIS_MLP = (
+    "experiment: {name: iris-mlp, seed: 0}\n"
+    "data: {type: sklearn_toy, dataset: iris}\n"
+    "model: {type: mlp}\n"
+    "metrics: {names: [accuracy]}\n"
+)
+
+
+def _resolve(tmp_path, trainer: str):
+    from ednax.config.resolve import load_config
+
+    config = tmp_path / "iris-mlp.yaml"
+    config.write_text(IRIS_MLP + f"trainer: {trainer}\n")
+    return load_config(config)
+
+
+def test_trainer_problems_are_reported_together_with_their_keys(tmp_path):
+    with pytest.raises(ConfigError) as exc_info:
+        _resolve(tmp_path, "{max_epochs: 0, batch_size: -1, early_stopping: {patiance: 3}}")
+    problems = {p.path: p for p in exc_info.value.problems}
     assert set(problems) == {
         "trainer.max_epochs",
         "trainer.batch_size",
@@ -391,12 +407,13 @@ def test_trainer_problems_are_reported_together_with_their_keys():
     assert "patience" in problems["trainer.early_stopping.patiance"].render()
 
 
-def test_early_stopping_defaults_to_the_experiments_monitor():
-    trainer = Lightning(early_stopping={"patience": 2})
-    assert trainer.early_stopping_options("val/accuracy", "max") == {
+def test_early_stopping_defaults_to_the_experiments_monitor(tmp_path):
+    trainer = _resolve(tmp_path, "{early_stopping: {patience: 2}}")["trainer"]
+    assert trainer["early_stopping"] == {
+        "type": "plateau",
         "monitor": "val/accuracy",
         "mode": "max",
         "patience": 2,
         "min_delta": 0.0,
     }
-    assert Lightning().early_stopping_options("val/loss", "min") is None
+    assert _resolve(tmp_path, "{max_epochs: 3}")["trainer"]["early_stopping"] is None

@@ -19,8 +19,8 @@ from ednax.config.overrides import (
     plan_overrides,
 )
 from ednax.config.source import SourceFile, read_source
-from ednax.engine.spec import LIST_SECTIONS
 from ednax.errors import ConfigError, Problem
+from ednax.vocabulary import LIST_SECTIONS
 
 
 @dataclass

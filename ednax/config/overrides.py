@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ednax.engine.spec import STEP_SECTIONS
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
+from ednax.vocabulary import STEP_SECTIONS
 
 BUILTIN_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -189,3 +189,27 @@ def _parse_problem(text: str, exc: Exception) -> Problem:
         hint="overrides look like key=value, section.key=value, +key=value or ~key; "
         "quote lists and strings with spaces: 'model.hidden=[64,64]'",
     )
+
+
+def imports_override(overrides: list[str]) -> tuple[list[str], str] | None:
+    """The module list an `imports=[...]` override sets, with the override's text (the last
+    such override wins), or None.
+    Read before composing, because the modules may register classes the other overrides
+    switch to (`model=my_net`)."""
+    found = None
+    for text in overrides:
+        key, sep, _ = text.partition("=")
+        if sep and key.lstrip("+") == "imports":
+            found = text
+    if found is None:
+        return None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        value = OverridesParser.create().parse_overrides([found])[0].value()
+    except OverrideParseException:
+        return None  # plan_overrides reports it, with the other overrides' problems
+    if isinstance(value, str):
+        return [value], found
+    return ([str(v) for v in value], found) if isinstance(value, list) else None

@@ -12,8 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ednax.errors import Suggestions
 from ednax.signature import Signature
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
 
 class ExperimentSection(BaseModel):
     """What the runs are called and grouped as, and how they are seeded."""
@@ -98,14 +96,15 @@ class ParamIssue:
 
 
 def check_params(
-    key: str, signature: Signature, params: dict[str, Any]
+    key: str, signature: Signature, params: dict[str, Any], noun: str = "parameter"
 ) -> tuple[dict[str, Any], list[ParamIssue]]:
-    """Validate `params` against `signature`; return all values (defaults filled) and issues."""
+    """Validate `params` against `signature`; return all values (defaults filled) and issues.
+    `noun` is what an unknown name is called ("key" in a nested section)."""
     validator = _validator(key, signature)
     try:
         validated = validator.model_validate(params)
     except ValidationError as exc:
-        return {}, _dedupe([_issue(e, signature) for e in exc.errors()])
+        return {}, _dedupe([_issue(e, signature, noun) for e in exc.errors()])
     values = validated.model_dump(mode="json")
     return {name: values[name] for name in signature.params}, []
 
@@ -124,13 +123,13 @@ def check_fixed(section: str, values: Any) -> tuple[dict[str, Any], list[ParamIs
         return {}, [_issue(e, sig_like) for e in exc.errors()]
 
 
-def _issue(error: dict, signature: Signature) -> ParamIssue:
+def _issue(error: dict, signature: Signature, noun: str = "parameter") -> ParamIssue:
     loc = _loc(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
         name = str(error["loc"][0])
-        hint = Suggestions(list(signature.params)).hint(name, "parameter")
-        return ParamIssue(loc, f"unknown parameter '{name}'", hint or None)
+        hint = Suggestions(list(signature.params)).hint(name, noun)
+        return ParamIssue(loc, f"unknown {noun} '{name}'", hint or None)
     if kind == "missing":
         return ParamIssue(loc, "missing required parameter", "set it in the config")
     got = error.get("input")
@@ -185,3 +184,10 @@ def _dedupe(issues: list[ParamIssue]) -> list[ParamIssue]:
     for issue in issues:
         by_loc.setdefault(issue.loc, issue)
     return list(by_loc.values())
+
+
+def join_path(prefix: str, loc: str) -> str:
+    """A key path inside a section: `trainer` + `max_epochs`, `preprocess` + `[0]`."""
+    if not loc:
+        return prefix
+    return f"{prefix}{loc}" if loc.startswith("[") else f"{prefix}.{loc}"

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ednax.engine.build import build
 from ednax.engine.evaluation import aggregate, folds
 from ednax.engine.preprocessing import PreprocessCache, prepare
 from ednax.engine.signals import signals_held, sigterm_raises
 from ednax.engine.spec import ResolvedConfig, digest
 from ednax.errors import ConfigError, EdnaxError, RunError
+from ednax.registry import REGISTRY
 from ednax.runs.bundle import Bundle
 from ednax.runs.provenance import class_versions
 from ednax.steps.base import Dataset
@@ -45,11 +45,24 @@ PACKAGES = (
 
 @dataclass
 class RunResult:
+    """A finished run: its bundle, final status, metrics per split and why it stopped."""
+
     bundle: Bundle
     status: str
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     monitor: str | None = None
     error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.bundle.run_id
+
+    @property
+    def path(self) -> Path:
+        return self.bundle.path
+
+    def __repr__(self) -> str:
+        return f"RunResult(id={self.id!r}, status={self.status!r}, path='{self.path}')"
 
     @property
     def monitored_value(self) -> float | None:
@@ -75,7 +88,8 @@ class Experiment:
         bundle: Bundle | None = None,
         resume_from: Path | None = None,
         lineage: dict | None = None,
-        cache: bool | None = None,
+        cache: bool = True,
+        interactive: bool | None = None,
     ):
         self.config = config
         self.command = command or sys.argv
@@ -87,10 +101,10 @@ class Experiment:
         self.bundle = bundle
         self.resume_from = resume_from
         self.lineage = lineage or {}
+        self.interactive = interactive
         cache_root = Path(config.experiment["runs_dir"]) / ".cache" / "preprocess"
-        if cache is None:  # `ednax run --no-cache` says so through the environment
-            cache = os.environ.get("EDNAX_NO_CACHE") != "1"
         self.cache = PreprocessCache(cache_root if cache else None)
+        self.save = REGISTRY.build("save", config["save"])
 
     def say(self, line: str) -> None:
         """Tell the user, and keep it in log.txt."""
@@ -129,9 +143,7 @@ class Experiment:
             self._finish_failed("failed", reason)
             raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
         self.bundle.finish("completed", metrics=metrics)
-        return RunResult(
-            self.bundle, "completed", metrics, monitor=self.config["metrics"]["monitor"]
-        )
+        return RunResult(self.bundle, "completed", metrics, monitor=self._monitor())
 
     def _create_bundle(self) -> Bundle:
         experiment = self.config.experiment
@@ -156,6 +168,9 @@ class Experiment:
                 "task": self.config.task,
                 "tags": experiment["tags"],
                 "notes": experiment["notes"],
+                "monitor": self.config.monitor,
+                "directions": self.config.directions,
+                "defaults": self.config.defaults,
                 **_whereabouts(),
                 **self.lineage,
             },
@@ -166,8 +181,10 @@ class Experiment:
         """A sweep's pruner stopped the run (an Optuna trial): not a failure."""
         self.note(reason)
         self.bundle.finish("pruned", error=reason)
-        monitor = self.config["metrics"]["monitor"]
-        return RunResult(self.bundle, "pruned", monitor=monitor, error=reason)
+        return RunResult(self.bundle, "pruned", monitor=self._monitor(), error=reason)
+
+    def _monitor(self) -> str | None:
+        return self.config["metrics"]["monitor"]
 
     def _finish_failed(self, status: str, reason: str) -> None:
         assert self.bundle is not None
@@ -201,7 +218,7 @@ class Experiment:
 
     def _load_data(self) -> Dataset:
         section = self.config["data"]
-        dataset = build("data", section).load()
+        dataset = REGISTRY.build("data", section).load()
         sizes = ", ".join(f"{k} {len(v)}" for k, v in dataset.splits.items())
         self.say(f"data: {section['type']} ({dataset.task}; {sizes})")
         fingerprints = {**self.config.fingerprints(), "data": dataset.fingerprint}

@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from ednax.engine.build import build
 from ednax.errors import ConfigError, Problem
+from ednax.registry import REGISTRY
 from ednax.steps.base import Split
 
 
 def build_metrics(names: list[str], task: str) -> dict[str, Any]:
     metrics = {
-        name: build("metric", {"type": name}, path=f"metrics.names[{i}]")
+        name: REGISTRY.build("metric", {"type": name}, path=f"metrics.names[{i}]")
         for i, name in enumerate(names)
     }
     wrong = [n for n, m in metrics.items() if task not in getattr(m, "tasks", (task,))]

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from ednax.engine.build import build
 from ednax.engine.spec import digest
 from ednax.registry import REGISTRY
 from ednax.steps.base import Dataset, Split
@@ -114,7 +113,9 @@ def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: st
             return Prepared(_with_features(dataset, arrays, names), pipeline, cached=True)
     from ednax.steps.preprocess import make_pipeline, output_feature_names
 
-    instances = [build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
+    instances = [
+        REGISTRY.build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)
+    ]
     pipeline = make_pipeline(instances, dataset.feature_names)
     pipeline.fit(dataset.splits["train"].X)
     arrays = {

@@ -6,28 +6,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ednax.engine.build import build
 from ednax.engine.metrics import build_metrics, predictions_csv, score
 from ednax.errors import ConfigError, Problem
+from ednax.registry import REGISTRY
 from ednax.steps.base import Dataset
 
 if TYPE_CHECKING:
-    from ednax.engine.experiment import Experiment
+    from ednax.engine.context import RunContext
 
 
 def fit_estimator(
-    experiment: Experiment, dataset: Dataset, prefix: str = ""
+    experiment: RunContext, dataset: Dataset, prefix: str = ""
 ) -> dict[str, dict[str, float]]:
     cfg = experiment.config
     model_section = cfg["model"]
-    estimator = build("model", model_section).build(dataset.task)
+    estimator = REGISTRY.build("model", model_section).build(dataset.task)
     metrics = build_metrics(cfg["metrics"]["names"], dataset.task)
     _check_probabilities(estimator, metrics, model_section["type"])
     train = dataset.splits["train"]
     experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}")
     estimator.fit(train.X, train.y)
     outputs = {name: _predict(estimator, split.X) for name, split in dataset.splits.items()}
-    if cfg["trainer"].get("refit_on_train_val") and "val" in dataset.splits:
+    trainer = REGISTRY.build("trainer", cfg["trainer"])
+    if trainer.refit_on_train_val and "val" in dataset.splits:
         estimator = _refit_on_train_val(estimator, dataset)
         if "test" in dataset.splits:
             outputs["test"] = _predict(estimator, dataset.splits["test"].X)
@@ -68,17 +69,17 @@ def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
 
 
 def _save(
-    experiment: Experiment,
+    experiment: RunContext,
     estimator: Any,
     dataset: Dataset,
     test_output: tuple | None,
     prefix: str,
 ) -> None:
-    save = experiment.config["save"]
+    save = experiment.save
     bundle = experiment.bundle
-    if save.get("model", True):
+    if save.model:
         bundle.save_artifact(f"{prefix}model.pkl", estimator)
-    if save.get("predictions", True) and test_output is not None:
+    if save.predictions and test_output is not None:
         y_pred, proba = test_output
         bundle.write_artifact_text(
             f"{prefix}predictions.csv",

@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ednax.errors import Problem
-
-STEP_SECTIONS = ("data", "model", "weights", "loss", "optimizer", "scheduler", "trainer", "save")
-# Sections holding a list of steps, and the registry kind of each item.
-LIST_SECTIONS = {"preprocess": "preprocess", "callbacks": "callback"}
+from ednax.vocabulary import STEP_SECTIONS, Monitor
 
 
 @dataclass
@@ -30,6 +27,10 @@ class ResolvedConfig:
     classes: dict[str, str]
     config_file: Path
     overrides: list[str] = field(default_factory=list)
+    # Each scored metric's direction ("max": higher is better) and each step section's
+    # parameter defaults, as the config layer found them; both go into run.json.
+    directions: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     locate: Callable[[Problem], Problem] = field(default=lambda p: p, repr=False, compare=False)
 
     def __getitem__(self, section: str) -> Any:
@@ -45,6 +46,18 @@ class ResolvedConfig:
     @property
     def seed(self) -> int:
         return int(self.data["experiment"]["seed"])
+
+    @property
+    def monitor(self) -> dict[str, str] | None:
+        """The monitored value and its direction, as run.json records them."""
+        metrics = self.data.get("metrics") or {}
+        if not metrics.get("monitor"):
+            return None
+        return {"name": metrics["monitor"], "mode": metrics["mode"]}
+
+    def monitored(self) -> Monitor | None:
+        metrics = self.data.get("metrics") or {}
+        return Monitor.parse(metrics["monitor"]) if metrics.get("monitor") else None
 
     def structure(self) -> dict[str, str]:
         """The class chosen per step: same experiment + same structure = same version."""

@@ -1,11 +1,10 @@
-"""The built-in entries: registered lazily as `module:attr`, like any plugin's."""
+"""The built-in entries, as `module:attr` strings: registered lazily like any plugin's, so
+that the registry knows them without importing a step module."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ednax.registry import Registry
+_SKLEARN = {"family": "sklearn"}
+_TORCH = {"family": "torch"}
 
 # (kind, name, target, tags)
 TABULAR = [
@@ -17,28 +16,13 @@ TABULAR = [
     ("preprocess", "one_hot", "ednax.steps.preprocess:OneHot", {}),
     ("preprocess", "impute", "ednax.steps.preprocess:Impute", {}),
     ("preprocess", "pca", "ednax.steps.preprocess:PCA", {}),
-    ("model", "random_forest", "ednax.steps.estimators:RandomForest", {"family": "sklearn"}),
-    (
-        "model",
-        "gradient_boosting",
-        "ednax.steps.estimators:GradientBoosting",
-        {"family": "sklearn"},
-    ),
-    (
-        "model",
-        "logistic_regression",
-        "ednax.steps.estimators:LogisticRegression",
-        {"family": "sklearn"},
-    ),
-    ("model", "svm", "ednax.steps.estimators:SVM", {"family": "sklearn"}),
-    ("model", "knn", "ednax.steps.estimators:KNN", {"family": "sklearn"}),
-    (
-        "model",
-        "linear_regression",
-        "ednax.steps.estimators:LinearRegression",
-        {"family": "sklearn"},
-    ),
-    ("model", "ridge", "ednax.steps.estimators:Ridge", {"family": "sklearn"}),
+    ("model", "random_forest", "ednax.steps.estimators:RandomForest", _SKLEARN),
+    ("model", "gradient_boosting", "ednax.steps.estimators:GradientBoosting", _SKLEARN),
+    ("model", "logistic_regression", "ednax.steps.estimators:LogisticRegression", _SKLEARN),
+    ("model", "svm", "ednax.steps.estimators:SVM", _SKLEARN),
+    ("model", "knn", "ednax.steps.estimators:KNN", _SKLEARN),
+    ("model", "linear_regression", "ednax.steps.estimators:LinearRegression", _SKLEARN),
+    ("model", "ridge", "ednax.steps.estimators:Ridge", _SKLEARN),
     ("metric", "accuracy", "ednax.steps.metrics:Accuracy", {}),
     ("metric", "f1_macro", "ednax.steps.metrics:F1Macro", {}),
     ("metric", "precision_macro", "ednax.steps.metrics:PrecisionMacro", {}),
@@ -47,13 +31,39 @@ TABULAR = [
     ("metric", "rmse", "ednax.steps.metrics:RMSE", {}),
     ("metric", "mae", "ednax.steps.metrics:MAE", {}),
     ("metric", "r2", "ednax.steps.metrics:R2", {}),
-    ("trainer", "sklearn", "ednax.steps.trainers:SklearnFit", {"family": "sklearn"}),
+    ("trainer", "sklearn", "ednax.steps.trainers:SklearnFit", _SKLEARN),
     ("save", "bundle", "ednax.steps.save:Bundle", {}),
 ]
 
+TORCH = [
+    ("model", "mlp", "ednax.steps.nets:MLP", _TORCH),
+    ("model", "cnn", "ednax.steps.nets:CNN", _TORCH),
+    ("model", "linear", "ednax.steps.nets:Linear", _TORCH),
+    ("weights", "none", "ednax.steps.weights:NoWeights", {}),
+    ("weights", "checkpoint", "ednax.steps.weights:Checkpoint", {}),
+    ("weights", "run", "ednax.steps.weights:FromRun", {}),
+    ("weights", "xavier", "ednax.steps.weights:Xavier", {}),
+    ("weights", "kaiming", "ednax.steps.weights:Kaiming", {}),
+    ("loss", "cross_entropy", "ednax.steps.losses:CrossEntropy", {}),
+    ("loss", "bce_with_logits", "ednax.steps.losses:BCEWithLogits", {}),
+    ("loss", "mse", "ednax.steps.losses:MSE", {}),
+    ("loss", "l1", "ednax.steps.losses:L1", {}),
+    ("loss", "huber", "ednax.steps.losses:Huber", {}),
+    ("optimizer", "adam", "ednax.steps.optim:Adam", {}),
+    ("optimizer", "adamw", "ednax.steps.optim:AdamW", {}),
+    ("optimizer", "sgd", "ednax.steps.optim:SGD", {}),
+    ("optimizer", "rmsprop", "ednax.steps.optim:RMSprop", {}),
+    ("scheduler", "none", "ednax.steps.schedulers:NoSchedule", {}),
+    ("scheduler", "step", "ednax.steps.schedulers:StepDecay", {}),
+    ("scheduler", "cosine", "ednax.steps.schedulers:Cosine", {}),
+    ("scheduler", "onecycle", "ednax.steps.schedulers:OneCycle", {}),
+    ("scheduler", "plateau", "ednax.steps.schedulers:Plateau", {}),
+    ("trainer", "lightning", "ednax.steps.trainers_torch:Lightning", _TORCH),
+    ("early_stopping", "plateau", "ednax.steps.stopping:EarlyStopping", {}),
+    ("callback", "time_limit", "ednax.steps.callbacks:TimeLimit", {}),
+    ("logger", "csv", "ednax.steps.loggers:Csv", {}),
+    ("logger", "tensorboard", "ednax.steps.loggers:TensorBoard", {}),
+    ("logger", "mlflow", "ednax.steps.loggers:MLflow", {}),
+]
 
-def register_builtins(registry: Registry) -> None:
-    from ednax.steps.catalog_torch import TORCH
-
-    for kind, name, target, tags in (*TABULAR, *TORCH):
-        registry.add(kind, name, target, **tags)
+BUILTINS = (*TABULAR, *TORCH)

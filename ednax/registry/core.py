@@ -1,10 +1,10 @@
-"""The registry: for each kind of step, names mapped to classes.
+"""The registry: for each kind of step, names mapped to classes, and how to build them.
 
 An entry is a name, a kind and a `module:attr` string; the class is imported only when it is
-built, so listing the registry, the CLI's help and validation stay fast. Built-ins are added
-by `ednax.steps.catalog`, plugins by the `ednax.steps` entry-point group (a module whose
-`@register` decorators run on import, or a callable that receives the registry) and by a
-config's `imports:` list.
+built, so listing the registry, the CLI's help and validation stay fast. Built-ins come from
+`ednax.registry.builtins` (strings, so the registry imports no step module), plugins from
+the `ednax.steps` entry-point group (a module whose `@register` decorators run on import,
+or a callable that receives the registry) and from a config's `imports:` list.
 """
 
 from __future__ import annotations
@@ -15,48 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ednax.errors import Suggestions, UsageError
+from ednax.errors import ConfigError, EdnaxError, Problem, Suggestions, UsageError
+from ednax.registry.kinds import KINDS
 from ednax.signature import Signature, load_target, read_signature, signature_of
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of step. `injected` parameters are supplied by the engine, not the config."""
-
-    name: str
-    doc: str
-    injected: tuple[str, ...] = ()
-
-
-KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in (
-        Kind("data", "loads the raw data and splits it into train/val/test"),
-        Kind("preprocess", "fitted on train only, applied to every split"),
-        Kind(
-            "model",
-            "a torch nn.Module or a scikit-learn estimator",
-            injected=("in_features", "out_features", "input_shape", "task"),
-        ),
-        Kind("weights", "initial weights: a checkpoint, another run, or an init scheme"),
-        Kind("loss", "the training loss", injected=("task", "num_classes")),
-        Kind("optimizer", "the torch optimizer", injected=("params",)),
-        Kind(
-            "scheduler",
-            "the learning-rate schedule",
-            injected=("optimizer", "max_epochs", "steps_per_epoch"),
-        ),
-        Kind("trainer", "the train loop"),
-        Kind("save", "what the bundle keeps"),
-        Kind("callback", "a Lightning callback added to the train loop (torch)"),
-        Kind("metric", "a score computed on each split"),
-        Kind(
-            "module",
-            "a LightningModule replacing the built-in train loop (trainer.module)",
-            injected=("model", "loss", "optimizer", "schedule", "metrics", "task"),
-        ),
-    )
-}
 
 
 class RegistryError(UsageError):
@@ -134,6 +95,39 @@ class Registry:
             )
         return entries[name]
 
+    def build(self, kind: str, section: dict[str, Any], *, path: str | None = None, **injected):
+        """The step a resolved section describes: its class built with the section's
+        parameters (nested sections built first) and those of the engine-supplied
+        `injected` arguments it accepts. A constructor that rejects a value becomes a
+        ConfigError on the section's key path."""
+        path = path or kind
+        entry = self.get(kind, section["type"])
+        params = {k: v for k, v in section.items() if k != "type"}
+        for name, nested_kind in KINDS[kind].nested.items():
+            if name in params:
+                nested = KINDS[nested_kind].nested_section(params[name])
+                if isinstance(nested, dict):
+                    nested = self.build(nested_kind, nested, path=f"{path}.{name}", **injected)
+                params[name] = nested
+        cls = entry.load()
+        supplied = {k: v for k, v in injected.items() if _accepts(cls, k)}
+        try:
+            return cls(**params, **supplied)
+        except EdnaxError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                Problem(
+                    f"{section['type']} rejected its arguments: {exc}",
+                    path=path,
+                    hint=f"check the values under '{path}' (see `ednax registry {kind}`)",
+                )
+            ) from exc
+
+    def make(self, kind: str, section: dict[str, Any], *, path: str | None = None, **injected):
+        """What the engine uses of a section: the built step, or a recipe's product."""
+        return KINDS[kind].product(self.build(kind, section, path=path, **injected))
+
     def names(self, kind: str) -> list[str]:
         self.load_plugins()
         return sorted(self._kind(kind))
@@ -159,9 +153,10 @@ class Registry:
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        from ednax.steps import catalog
+        from ednax.registry.builtins import BUILTINS
 
-        catalog.register_builtins(self)
+        for kind, name, target, tags in BUILTINS:
+            self.add(kind, name, target, **tags)
         if not self._use_entry_points:
             return
         from importlib.metadata import entry_points
@@ -182,6 +177,16 @@ class Registry:
             if name in sys.modules:
                 continue
             importlib.import_module(name)
+
+
+def _accepts(cls: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters
 
 
 def _snake(name: str) -> str:

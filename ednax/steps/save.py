@@ -19,7 +19,7 @@ class Bundle(Step):
     predictions : bool
         Write the test split's predictions to artifacts/predictions.csv.
     model : bool
-        Keep the fitted estimator (scikit-learn) in artifacts/model.joblib.
+        Keep the fitted estimator (scikit-learn) in artifacts/model.pkl.
     """
 
     def __init__(

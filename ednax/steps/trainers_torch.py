@@ -7,20 +7,17 @@ checks what the types alone cannot, so that a config reports every bad value at 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Literal
+from typing import Literal
 
-from ednax.errors import Problem, did_you_mean
+from ednax.errors import Problem
 from ednax.steps.base import Step
 
 Accelerator = Literal["auto", "cpu", "gpu"]
 Precision = Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
-Logger = Literal["csv", "tensorboard", "mlflow", "none"]
 Loader = Literal["auto", "memory", "dataloader"]
 Progress = Literal["auto", "rich", "plain", "none"]
 ClipAlgorithm = Literal["norm", "value"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"]
-
-EARLY_STOPPING_KEYS = ("monitor", "patience", "mode", "min_delta")
 
 
 class Lightning(Step):
@@ -63,8 +60,8 @@ class Lightning(Step):
         Use deterministic algorithms (same seed -> same result); warn only warns where none exist.
     check_val_every_n_epoch : int
         Evaluate the val split every this many epochs.
-    logger : Literal["csv", "tensorboard", "mlflow", "none"]
-        Extra Lightning logger writing into the bundle's artifacts/ (history.csv is always kept).
+    logger : str | dict | None
+        A tracker besides history.csv: a logger's name, {type: name, ...}, or none.
     loader : Literal["auto", "memory", "dataloader"]
         Batches as slices of tensors kept on the device (memory) or from a torch DataLoader.
     num_workers : int
@@ -96,7 +93,7 @@ class Lightning(Step):
         early_stopping: dict | None = None,
         deterministic: bool | Literal["warn"] = True,
         check_val_every_n_epoch: int = 1,
-        logger: Logger = "none",
+        logger: str | dict | None = "none",
         loader: Loader = "auto",
         num_workers: int = 0,
         shuffle: bool = True,
@@ -150,17 +147,10 @@ class Lightning(Step):
                     path="trainer.gradient_clip_val",
                 )
             )
-        found.extend(_early_stopping_problems(self.early_stopping))
+        if self.early_stopping is not None:
+            found.extend(self.early_stopping.problems())
         found.append(_strategy_problem(self.strategy, self.accelerator))
         return [p for p in found if p is not None]
-
-    def early_stopping_options(self, monitor: str, mode: str) -> dict[str, Any] | None:
-        """The early_stopping section with the experiment's monitor/mode as defaults."""
-        if self.early_stopping is None:
-            return None
-        options = {"monitor": monitor, "mode": mode, "patience": 10, "min_delta": 0.0}
-        options.update(self.early_stopping)
-        return options
 
     @property
     def eval_rows(self) -> int:
@@ -207,32 +197,3 @@ def _strategy_problem(strategy: str, accelerator: str) -> Problem | None:
             hint="pip install deepspeed, or use strategy: ddp",
         )
     return None
-
-
-def _early_stopping_problems(section: dict | None) -> list[Problem]:
-    if section is None:
-        return []
-    found = [
-        Problem(
-            f"unknown key '{key}'",
-            path=f"trainer.early_stopping.{key}",
-            hint=did_you_mean(key, EARLY_STOPPING_KEYS, "key"),
-        )
-        for key in section
-        if key not in EARLY_STOPPING_KEYS
-    ]
-    patience = section.get("patience", 10)
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-        found.append(
-            Problem(
-                f"must be an integer >= 0, got {patience!r}", path="trainer.early_stopping.patience"
-            )
-        )
-    if section.get("mode", "min") not in ("min", "max"):
-        found.append(
-            Problem(
-                f"must be 'min' or 'max', got {section['mode']!r}",
-                path="trainer.early_stopping.mode",
-            )
-        )
-    return found

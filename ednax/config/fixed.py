@@ -1,0 +1,138 @@
+"""ednax's own sections, resolved: `experiment`, `evaluation`, `metrics`, and what follows
+from the metrics: the monitor, its direction and every metric's, early stopping's monitor.
+
+A metric's direction is decided here, once, from its class's `greater_is_better` (a loss
+is always lower-is-better); the resolved config carries it to the engine, sweeps and the
+bundle, so no later layer guesses it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ednax.config.schema import check_fixed, join_path
+from ednax.errors import Suggestions
+from ednax.registry import KINDS
+from ednax.vocabulary import LOSS, NAME_RULE, SPLITS, Monitor, monitor_problems, name_problem
+
+if TYPE_CHECKING:
+    from ednax.config.context import Resolving
+    from ednax.registry import Registry
+
+
+def resolve_experiment(r: Resolving) -> None:
+    values = _fixed(r, "experiment")
+    if values is None:
+        return
+    values["name"] = values["name"] or r.composed.source.path.stem
+    problem = name_problem(values["name"])
+    if problem:
+        r.fail("experiment.name", problem, NAME_RULE)
+    r.out["experiment"] = values
+
+
+def resolve_evaluation(r: Resolving) -> None:
+    values = _fixed(r, "evaluation")
+    if values is None:
+        return
+    if values["random_state"] is None:
+        values["random_state"] = r.seed
+    if values["strategy"] == "stratified_kfold" and r.task == "regression":
+        r.fail(
+            "evaluation.strategy",
+            "stratified_kfold needs class labels; this is a regression task",
+            "use kfold or repeated_kfold",
+        )
+    r.out["evaluation"] = values
+
+
+def resolve_metrics(r: Resolving) -> None:
+    values = _fixed(r, "metrics")
+    if values is None:
+        return
+    names = values["names"] or list(KINDS["metric"].default_for(r.task) or [])
+    if not _known_metrics(r, names):
+        return
+    for i, name in enumerate(names):
+        r.check_task_fit("metric", name, f"metrics.names[{i}]")
+    values["names"] = names
+    if names and not values["monitor"]:
+        values["monitor"] = f"{_monitor_split(r)}/{names[0]}"
+    if values["monitor"]:
+        _check_monitor(r, values)
+    r.out["metrics"] = values
+
+
+def resolve_early_stopping(r: Resolving) -> None:
+    """Early stopping written out in full: its monitor defaults to the experiment's, and
+    its mode to that monitor's direction."""
+    trainer, metrics = r.out.get("trainer", {}), r.out.get("metrics")
+    stopping = trainer.get("early_stopping")
+    if not isinstance(stopping, dict) or not metrics or r.problems:
+        return
+    monitor = stopping.get("monitor") or metrics["monitor"]
+    found = monitor_problems(
+        monitor, metrics["names"], path="trainer.early_stopping.monitor", purpose="stop early on"
+    )
+    if found:
+        r.fail(found[0].path, found[0].message, found[0].hint)
+        return
+    same = monitor == metrics["monitor"]
+    default = metrics["mode"] if same else mode_of(Monitor.parse(monitor).metric, r.registry)
+    stopping.update(monitor=monitor, mode=stopping.get("mode") or default)
+
+
+def directions(metrics: dict[str, Any] | None, family: str, registry: Registry) -> dict[str, str]:
+    """Every value the run scores, by metric name: "max" if higher is better, else "min"."""
+    if not metrics:
+        return {}
+    names = [*metrics["names"], *([LOSS] if family == "torch" else [])]
+    return {name: mode_of(name, registry) for name in names}
+
+
+def mode_of(metric: str, registry: Registry) -> str:
+    """The direction of a metric: its class's `greater_is_better`; a loss is minimised."""
+    if metric == LOSS:
+        return "min"
+    cls = registry.get("metric", metric).load()
+    return "max" if getattr(cls, "greater_is_better", True) else "min"
+
+
+def _fixed(r: Resolving, section: str) -> dict[str, Any] | None:
+    values, issues = check_fixed(section, r.raw.get(section))
+    for issue in issues:
+        r.fail(join_path(section, issue.loc), issue.message, issue.hint)
+    return None if issues else values
+
+
+def _known_metrics(r: Resolving, names: list[str]) -> bool:
+    valid = r.registry.names("metric")
+    unknown = [(i, n) for i, n in enumerate(names) if n not in valid]
+    for i, name in unknown:
+        r.fail(
+            f"metrics.names[{i}]",
+            f"unknown metric '{name}'",
+            Suggestions(valid).hint(name, "metric"),
+        )
+    return not unknown
+
+
+def _monitor_split(r: Resolving) -> str:
+    data = r.out.get("data", {})
+    folds = r.out.get("evaluation", {}).get("strategy", "holdout") != "holdout"
+    return "val" if folds or data.get("val", 0.2) else "train"
+
+
+def _check_monitor(r: Resolving, values: dict[str, Any]) -> None:
+    found = monitor_problems(
+        values["monitor"],
+        values["names"],
+        path="metrics.monitor",
+        splits=SPLITS,
+        with_loss=r.family == "torch",
+    )
+    if found:
+        r.fail(found[0].path, found[0].message, found[0].hint)
+        return
+    if values["mode"] is None:
+        values["mode"] = mode_of(Monitor.parse(values["monitor"]).metric, r.registry)
