@@ -8,75 +8,16 @@ import signal
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_iris
 
-from ednax.engine.lightning.fit import TrainingInterrupted, checkpoint_history, fit_torch
+from ednax.engine.lightning.fit import TrainingInterrupted, checkpoint_history
 from ednax.engine.lightning.loader import TensorBatches
 from ednax.engine.lightning.module import EdnaxModule
 from ednax.errors import ConfigError
 from ednax.registry import KINDS, Kind, Registry
 from ednax.steps.base import Dataset, Split
-
-
-class Accuracy:
-    tasks = ("classification",)
-    greater_is_better = True
-    needs_proba = False
-
-    def __call__(self, y_true, y_pred, y_proba):
-        return float(np.mean(y_true == y_pred))
-
-
-class MeanAbsoluteError:
-    tasks = ("regression",)
-    greater_is_better = False
-    needs_proba = False
-
-    def __call__(self, y_true, y_pred, y_proba):
-        return float(np.mean(np.abs(y_true - y_pred)))
-
-
-METRICS = {"accuracy": Accuracy(), "mae": MeanAbsoluteError()}
-
-
-def _iris(val: bool = True) -> Dataset:
-    X, y = load_iris(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(y))
-    parts = {"train": order[:90], "val": order[90:120], "test": order[120:]}
-    if not val:
-        parts = {"train": order[:120], "test": order[120:]}
-    mean, std = X[parts["train"]].mean(axis=0), X[parts["train"]].std(axis=0)
-    X = (X - mean) / std
-    splits = {name: Split(X[rows], y[rows].astype(np.int64), rows) for name, rows in parts.items()}
-    names = [f"f{i}" for i in range(4)]
-    return Dataset(splits, "classification", names, "species", classes=[0, 1, 2])
-
-
-def _sections(**trainer) -> dict[str, dict]:
-    return {
-        "model": {"type": "mlp", "hidden": [32], "dropout": 0.1},
-        "weights": {"type": "none"},
-        "loss": {"type": "cross_entropy"},
-        "optimizer": {"type": "adam", "lr": 0.01},
-        "scheduler": {"type": "cosine"},
-        "trainer": {"type": "lightning", "batch_size": 16, "progress": "none", **trainer},
-        "save": {"type": "bundle", "checkpoints": "both", "predictions": True},
-    }
-
-
-def _fit(tmp_path, sections=None, dataset=None, **kwargs):
-    options = {
-        "dataset": dataset or _iris(),
-        "sections": sections or _sections(max_epochs=5),
-        "metrics": METRICS,
-        "monitor": "val/accuracy",
-        "mode": "max",
-        "seed": 0,
-        "artifacts_dir": tmp_path / "artifacts",
-        "log": lambda line: None,
-    }
-    options.update(kwargs)
-    return fit_torch(**options)
+from tests.torch_helpers import fit as _fit
+from tests.torch_helpers import iris as _iris
+from tests.torch_helpers import sections as _sections
 
 
 def test_an_mlp_learns_iris(tmp_path):

@@ -44,6 +44,20 @@ class Predictions:
             writer.writerow(row)
         return out.getvalue()
 
+    def to_frame(self) -> Any:
+        """The columns `to_csv` writes, as a pandas DataFrame (values not rounded)."""
+        import pandas as pd
+
+        if self.classes is None:
+            values = [float(v) for v in self.values]
+        else:
+            values = [self.classes[int(v)] for v in self.values]
+        data: dict[str, Any] = {"id": list(self.ids), "prediction": values}
+        if self.proba is not None and self.classes is not None:
+            for k, c in enumerate(self.classes):
+                data[f"proba_{c}"] = self.proba[:, k]
+        return pd.DataFrame(data)
+
     def _label(self, i: int) -> Any:
         if self.classes is None:
             return f"{float(self.values[i]):.6g}"
@@ -53,9 +67,11 @@ class Predictions:
 class Predictor:
     """A bundle's fitted preprocessing and model, checked and loaded once."""
 
-    def __init__(self, bundle: Bundle, model_section: dict[str, Any], family: str, fold: str = ""):
+    def __init__(self, bundle: Bundle, config: dict[str, Any], family: str, fold: str = ""):
+        """`config` is the run's resolved config (its config.yaml); `fold` a k-fold run's
+        fold whose model predicts."""
         self.bundle = bundle
-        self.model_section = model_section
+        self.config = config
         self.family = family
         self.prefix = f"{fold}/" if fold else ""
         self.record = bundle.read_run()
@@ -99,27 +115,48 @@ class Predictor:
         return estimator.predict(X), proba
 
     def _predict_torch(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The run's train loop (`trainer.module`, or the built-in) with the checkpoint's
+        weights: its forward, as training's evaluation ran it for predictions.csv."""
         import torch
 
-        from ednax.engine.build import build
         from ednax.engine.lightning.module import predictions
-        from ednax.steps.weights import load_weights
 
-        classes = self.schema.get("classes")
-        shape = self.schema.get("input_shape")
-        model = build(
-            "model",
-            self.model_section,
-            in_features=X.shape[1],
-            out_features=len(classes) if classes is not None else 1,
-            input_shape=tuple(shape) if shape else None,
-            task=self.schema["task"],
-        )
-        load_weights(model, self._checkpoint())
-        model.eval()
-        with torch.no_grad():
-            outputs = model(torch.from_numpy(X.astype(np.float32)))
+        module = self._train_loop(X.shape[1])
+        state = torch.load(self._checkpoint(), map_location="cpu", weights_only=True)
+        state = state["state_dict"]
+        first = next(iter(module.state_dict()), None)
+        if first in state and state[first].is_floating_point():
+            module.to(state[first].dtype)  # a 64-true or bf16-true run's precision
+        module.load_state_dict(state)
+        outputs = module.outputs(torch.from_numpy(X.astype(np.float32)), self._eval_rows())
         return predictions(outputs, self.schema["task"])
+
+    def _train_loop(self, in_features: int) -> Any:
+        from ednax.engine.lightning import assemble
+        from ednax.engine.lightning.setup import module_class
+        from ednax.registry import REGISTRY
+
+        task, classes = self.schema["task"], self.schema.get("classes")
+        shape = self.schema.get("input_shape")
+        sizes = {
+            "in_features": in_features,
+            "out_features": len(classes) if classes is not None else 1,
+            "input_shape": tuple(shape) if shape else None,
+            "task": task,
+        }
+        trainer = self.config.get("trainer") or {}
+        return assemble.train_loop(
+            module_class(trainer.get("module"), REGISTRY),
+            trainer.get("module_args"),
+            model=assemble.model_for(sizes, self.config["model"], REGISTRY),
+            loss=assemble.loss_for(task, classes and len(classes), self.config["loss"], REGISTRY),
+            task=task,
+        )
+
+    def _eval_rows(self) -> int:
+        """Rows per forward pass, as the trainer's evaluation took them (eval_batch_size)."""
+        trainer = self.config.get("trainer") or {}
+        return int(trainer.get("eval_batch_size") or max(int(trainer.get("batch_size", 32)), 1024))
 
     def _checkpoint(self) -> Path:
         recorded = self.record.get("artifacts", {})
@@ -139,16 +176,21 @@ def read_input_csv(path: Path, schema: dict[str, Any], id_column: str | None) ->
     problem (missing, extra, non-numeric, unseen category) reported at once."""
     import pandas as pd
 
-    from ednax.steps.data import feature_matrix
-
     if not path.is_file():
         raise UsageError(f"input file not found: {path}")
-    frame = pd.read_csv(path)
+    return check_frame(pd.read_csv(path), schema, id_column, str(path))
+
+
+def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what: str) -> tuple:
+    """(ids, X) of a DataFrame to predict on, checked against the training schema: every
+    problem reported at once, naming `what` the rows came from (a file, "the rows")."""
+    from ednax.steps.data import feature_matrix
+
     frame.columns = [str(c) for c in frame.columns]
     problems = column_problems(frame, schema, id_column)
     if problems:
         raise UsageError(
-            f"{path} does not match what the model was trained on:\n  " + "\n  ".join(problems)
+            f"{what} does not match what the model was trained on:\n  " + "\n  ".join(problems)
         )
     features = [f["name"] for f in schema["features"]]
     ids = frame[id_column].tolist() if id_column else list(range(len(frame)))

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ednax.engine.metrics import build_metrics, predictions_csv
-from ednax.engine.spec import LIST_SECTIONS, STEP_SECTIONS
 from ednax.steps.base import Dataset
+from ednax.vocabulary import LIST_SECTIONS, STEP_SECTIONS
 
 if TYPE_CHECKING:
-    from ednax.engine.experiment import Experiment
+    from ednax.engine.context import RunContext
 
 # The sections a torch fit reads: every step but the data and its preprocessing.
 TORCH_SECTIONS = tuple(
@@ -22,7 +22,7 @@ CHECKPOINTS = ("best.ckpt", "last.ckpt")
 
 
 def fit_torch_model(
-    experiment: Experiment, dataset: Dataset, resume_from: Path | None = None, fold: str = ""
+    experiment: RunContext, dataset: Dataset, resume_from: Path | None = None, fold: str = ""
 ) -> dict[str, dict[str, float]]:
     """Train; with k-fold, each fold's checkpoints go to artifacts/<fold>/ and its epochs
     into history.csv with a fold column."""
@@ -48,6 +48,9 @@ def fit_torch_model(
         callbacks=experiment.callbacks,
         log=experiment.say,
         one_process=experiment.sweep is not None,
+        experiment=cfg.experiment["name"],
+        run_name=f"{bundle.run_id}/{fold}" if fold else bundle.run_id,
+        interactive=experiment.interactive,
     )
     if not result.is_global_zero:
         return {}
@@ -57,7 +60,7 @@ def fit_torch_model(
         if (bundle.artifacts_dir / prefix / name).exists():
             bundle.add_artifact_file(prefix + name)
     test = dataset.splits.get("test")
-    if cfg["save"].get("predictions", True) and test is not None:
+    if experiment.save.predictions and test is not None:
         y_pred, proba = result.predictions["test"]
         bundle.write_artifact_text(
             f"{prefix}predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)

@@ -9,17 +9,17 @@ ConfigError on the offending key (`optimizer.lr`), found from the error's messag
 from __future__ import annotations
 
 import contextlib
+import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from ednax.engine.build import build
-from ednax.engine.lightning.module import Schedule
+from ednax.engine.lightning.module import EdnaxModule, Schedule
 from ednax.errors import ConfigError, Problem
-from ednax.registry import REGISTRY, Registry
+from ednax.registry import KINDS, REGISTRY, Registry
 from ednax.steps.base import Dataset
 
 # Phrases torch uses in its error messages for a parameter, where the name itself is absent.
@@ -32,6 +32,7 @@ _PHRASES = {
 }
 
 
+# What an optional section of a torch fit is when the config leaves it out.
 def model_sizes(dataset: Dataset) -> dict[str, Any]:
     """The engine-supplied model arguments for `dataset`."""
     train = dataset.splits["train"]
@@ -50,8 +51,13 @@ def num_classes(dataset: Dataset) -> int:
 
 
 def build_model(dataset: Dataset, section: dict, registry: Registry = REGISTRY) -> nn.Module:
+    return model_for(model_sizes(dataset), section, registry)
+
+
+def model_for(sizes: dict[str, Any], section: dict, registry: Registry = REGISTRY) -> nn.Module:
+    """The model of `section`, built with the engine-supplied sizes (`model_sizes`)."""
     with rejected_values("model", section):
-        model = build("model", section, path="model", registry=registry, **model_sizes(dataset))
+        model = registry.build("model", section, path="model", **sizes)
     if not isinstance(model, nn.Module):
         raise ConfigError(
             Problem(
@@ -67,23 +73,27 @@ def build_model(dataset: Dataset, section: dict, registry: Registry = REGISTRY) 
 def apply_weights(section: dict, model: nn.Module, registry: Registry = REGISTRY) -> str | None:
     """Apply the weights step to `model`; returns a note for the log."""
     with rejected_values("weights", section):
-        spec = build("weights", section, path="weights", registry=registry)
+        spec = registry.build("weights", section, path="weights")
         return spec.apply(model)
 
 
 def build_loss(dataset: Dataset, section: dict, registry: Registry = REGISTRY) -> Any:
-    injected = {"task": dataset.task}
-    if dataset.task == "classification":
-        injected["num_classes"] = num_classes(dataset)
+    classes = num_classes(dataset) if dataset.task == "classification" else None
+    return loss_for(dataset.task, classes, section, registry)
+
+
+def loss_for(task: str, classes: int | None, section: dict, registry: Registry = REGISTRY) -> Any:
+    """The loss of `section` for a `task` with `classes` classes (None for regression)."""
+    injected: dict[str, Any] = {"task": task}
+    if classes is not None:
+        injected["num_classes"] = classes
     with rejected_values("loss", section):
-        spec = build("loss", section, path="loss", registry=registry, **injected)
-        return spec.build() if hasattr(spec, "build") else spec
+        return registry.make("loss", section, path="loss", **injected)
 
 
 def build_optimizer(section: dict, params: Iterable[Any], registry: Registry = REGISTRY) -> Any:
     with rejected_values("optimizer", section):
-        spec = build("optimizer", section, path="optimizer", registry=registry, params=list(params))
-        return spec.build() if hasattr(spec, "build") else spec
+        return registry.make("optimizer", section, path="optimizer", params=list(params))
 
 
 def build_schedule(
@@ -95,16 +105,15 @@ def build_schedule(
     registry: Registry = REGISTRY,
 ) -> Schedule | None:
     with rejected_values("scheduler", section):
-        spec = build(
+        spec = registry.build(
             "scheduler",
             section,
             path="scheduler",
-            registry=registry,
             optimizer=optimizer,
             max_epochs=max_epochs,
             steps_per_epoch=steps_per_epoch,
         )
-        scheduler = spec.build() if hasattr(spec, "build") else spec
+        scheduler = KINDS["scheduler"].product(spec)
     if scheduler is None:
         return None
     return Schedule(
@@ -112,6 +121,55 @@ def build_schedule(
         interval=getattr(spec, "interval", "epoch"),
         monitor=getattr(spec, "monitor", None),
     )
+
+
+def build_optimization(
+    sections: dict[str, dict],
+    model: nn.Module,
+    options: Any,
+    batches: int,
+    registry: Registry = REGISTRY,
+) -> tuple[Any, Schedule | None]:
+    """The optimizer of the model's parameters and its schedule (None without one);
+    `batches` is the number of training batches per epoch (for per-step schedules)."""
+    optimizer = build_optimizer(sections["optimizer"], model.parameters(), registry)
+    schedule = build_schedule(
+        section(sections, "scheduler"),
+        optimizer,
+        max_epochs=options.max_epochs,
+        steps_per_epoch=math.ceil(batches / options.accumulate_grad_batches),
+        registry=registry,
+    )
+    return optimizer, schedule
+
+
+def train_loop(
+    module_class: type[EdnaxModule],
+    module_args: dict[str, Any] | None,
+    *,
+    model: nn.Module,
+    loss: Any,
+    task: str,
+    optimizer: Any = None,
+    schedule: Schedule | None = None,
+    metrics: Mapping[str, Any] | None = None,
+) -> EdnaxModule:
+    """The train loop (`trainer.module`, or the built-in) around the built steps, with the
+    config's `trainer.module_args`. Prediction needs no optimizer, schedule or metrics."""
+    return module_class(
+        model=model,
+        loss=loss,
+        optimizer=optimizer,
+        schedule=schedule,
+        metrics=metrics or {},
+        task=task,
+        **(module_args or {}),
+    )
+
+
+def section(sections: dict[str, dict], name: str) -> dict:
+    """An optional section of a torch fit; left out, its kind's default class."""
+    return sections.get(name) or {"type": KINDS[name].default_for("torch")}
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Callbacks of the Lightning engine: the epoch record (history + checkpoints) and progress.
+"""Callbacks of the Lightning engine: the epoch record (history + checkpoints), progress,
+and `fit_callbacks`, every callback of a fit (early stopping and the config's included).
 
 `EpochRecord` is a Lightning `Checkpoint` callback, so Lightning runs it after the
 module's own `on_train_epoch_end` (where the epoch's metrics are computed and per-epoch
@@ -24,6 +25,8 @@ import torch
 from pytorch_lightning.callbacks import Checkpoint
 
 from ednax.engine.lightning import ranks
+from ednax.errors import ConfigError, Problem
+from ednax.registry import Registry
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
@@ -133,6 +136,48 @@ def rich_progress_bar() -> pl.Callback:
     from pytorch_lightning.callbacks import RichProgressBar
 
     return RichProgressBar(leave=True)
+
+
+def fit_callbacks(
+    record: EpochRecord,
+    options: Any,
+    *,
+    progress: str,
+    monitor: str,
+    mode: str,
+    given: list | None = None,
+    steps: list[dict] | None = None,
+    registry: Registry,
+) -> list[pl.Callback]:
+    """Every callback of a fit, in order: the epoch record, the progress bar, early stopping
+    (`trainer.early_stopping`, on the experiment's monitor where it names none), the
+    caller's (`given`: a sweep's pruning, say) and the config's `callbacks:` section."""
+    found: list[pl.Callback] = [record]
+    if progress == "rich":
+        found.append(rich_progress_bar())
+    if options.early_stopping is not None:
+        found.append(options.early_stopping.callback(monitor, mode))
+    found += list(given or [])
+    found += configured_callbacks(steps or [], registry)
+    return found
+
+
+def configured_callbacks(steps: list[dict], registry: Registry) -> list[pl.Callback]:
+    """The config's `callbacks` section, built; each must be a Lightning callback."""
+    built = []
+    for i, step in enumerate(steps):
+        callback = registry.build("callback", step, path=f"callbacks[{i}]")
+        if not isinstance(callback, pl.Callback):
+            raise ConfigError(
+                Problem(
+                    f"callback '{step['type']}' is a {type(callback).__name__}, "
+                    "not a Lightning callback",
+                    path=f"callbacks[{i}].type",
+                    hint="subclass pytorch_lightning.Callback",
+                )
+            )
+        built.append(callback)
+    return built
 
 
 def rng_states() -> dict[str, Any]:

@@ -176,16 +176,21 @@ class EdnaxModule(pl.LightningModule):
         self, x: torch.Tensor, y: torch.Tensor, batch_rows: int
     ) -> tuple[float, torch.Tensor]:
         """Mean loss and outputs over a whole split, in eval mode."""
+        out = self.outputs(x, batch_rows)
+        return float(self.loss_fn(out, y)), out
+
+    @torch.no_grad()
+    def outputs(self, x: torch.Tensor, batch_rows: int) -> torch.Tensor:
+        """This module's forward on every row of `x`, in eval mode, `batch_rows` at a time:
+        what the final metrics, predictions.csv and `ednax predict` all come from."""
         was_training = self.training
         self.eval()
         dtype = next(self.parameters()).dtype
         chunks = [
             self(x[start : start + batch_rows].to(dtype)) for start in range(0, len(x), batch_rows)
         ]
-        out = torch.cat(chunks)
-        loss = float(self.loss_fn(out, y))
         self.train(was_training)
-        return loss, out
+        return torch.cat(chunks)
 
     def _optimize(self, loss: torch.Tensor, batch_idx: int) -> None:
         """What Lightning's automatic optimization does: gradients of `accumulate_grad_batches`

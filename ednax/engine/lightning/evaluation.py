@@ -1,0 +1,125 @@
+"""After a fit: every split evaluated with the best weights, and the checkpoints kept.
+
+`result` loads best.ckpt (the epoch the monitor liked best) into the module, scores each
+split with the module's own forward (`EdnaxModule.evaluate`, the path `ednax predict`
+takes too), deletes the checkpoints `save.checkpoints` does not keep, and returns the
+`TorchResult` the experiment runner writes into the bundle.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from ednax.engine.lightning.callbacks import EpochRecord
+from ednax.engine.lightning.loader import split_tensors
+from ednax.engine.lightning.module import EdnaxModule, metric_scores, predictions
+from ednax.steps.base import SPLITS, Dataset
+
+Scores = dict[str, dict[str, float]]
+Predictions = dict[str, tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass
+class TorchResult:
+    """What a torch fit produced."""
+
+    metrics: Scores
+    history: list[dict]
+    predictions: Predictions
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    epochs_run: int
+    is_global_zero: bool = True  # False in the other processes of a distributed fit
+
+    @classmethod
+    def of_other_rank(cls) -> TorchResult:
+        """What a DDP process other than rank 0 returns: rank 0 alone evaluates and saves."""
+        return cls({}, [], {}, None, None, 0, is_global_zero=False)
+
+
+def result(
+    module: EdnaxModule,
+    record: EpochRecord,
+    dataset: Dataset,
+    metrics: dict[str, object],
+    options: Any,
+    trainer: pl.Trainer,
+    keep: str,
+) -> TorchResult:
+    """Evaluate every split with the best weights, then keep the checkpoints asked for."""
+    best = record.best_path if record.best_epoch is not None else None
+    if best is not None:
+        load_module_weights(module, best)
+    device = trainer.strategy.root_device
+    split_metrics, split_predictions = evaluate(module, dataset, metrics, options.eval_rows, device)
+    best_kept, last_kept = keep_checkpoints(keep, record, best)
+    return TorchResult(
+        metrics=split_metrics,
+        history=[dict(row) for row in record.history],
+        predictions=split_predictions,
+        best_checkpoint=best_kept,
+        last_checkpoint=last_kept,
+        epochs_run=record.history[-1]["epoch"] if record.history else 0,
+    )
+
+
+def load_module_weights(module: torch.nn.Module, path: Path) -> None:
+    """Load an ednax checkpoint (the module's state_dict) into `module`."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+
+
+def evaluate(
+    module: EdnaxModule,
+    dataset: Dataset,
+    metrics: dict[str, object],
+    batch_rows: int,
+    device: torch.device,
+) -> tuple[Scores, Predictions]:
+    """Loss, metrics and predictions of every non-empty split."""
+    module.to(device)
+    scores: Scores = {}
+    preds: Predictions = {}
+    for name in SPLITS:
+        split = dataset.split(name)
+        if split is None or len(split) == 0:
+            continue
+        x, y = split_tensors(split, dataset.task, device)
+        loss, outputs = module.evaluate(x, y, batch_rows)
+        y_pred, y_proba = predictions(outputs, dataset.task)
+        values = metric_scores(metrics, dataset.task, y.cpu().numpy(), y_pred, y_proba)
+        scores[name] = {"loss": loss, **values}
+        preds[name] = (y_pred, y_proba)
+    return scores, preds
+
+
+def keep_checkpoints(
+    keep: str, record: EpochRecord, best: Path | None
+) -> tuple[Path | None, Path | None]:
+    """Delete the checkpoints `save.checkpoints` does not keep; return the kept paths.
+
+    Both files are written while training (last.ckpt is what a resume needs; best.ckpt is
+    what the final metrics come from). Without a monitored value (no val split) the final
+    weights are the best ones, so best.ckpt is a copy of last.ckpt.
+    """
+    last = record.last_path if record.last_path.is_file() else None
+    if best is None and last is not None and keep in ("best", "both"):
+        temp = record.best_path.with_name(f".{record.best_path.name}.tmp")
+        shutil.copyfile(last, temp)
+        os.replace(temp, record.best_path)
+        best = record.best_path
+    if keep in ("last", "none") and best is not None:
+        best.unlink(missing_ok=True)
+        best = None
+    if keep in ("best", "none") and last is not None:
+        last.unlink(missing_ok=True)
+        last = None
+    return best, last
