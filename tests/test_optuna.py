@@ -229,8 +229,9 @@ def test_a_trial_that_ended_just_before_the_kill_is_taken_from_its_bundle(tmp_pa
     import optuna
 
     from ednax.sweep import optuna_study
+    from ednax.sweep.storage import open_storage
 
-    storage = optuna_study.open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
@@ -364,3 +365,26 @@ def test_dry_run_prints_the_search_space(cli, workdir):
     assert "optimizer.lr: float in [0.0001, 0.3] (log)" in result.out
     assert "model.hidden: choice([16], [64], [64,64])" in result.out
     assert not (workdir / "runs").exists()
+
+
+def test_default_directions_follow_the_monitor_and_each_metric(cli, workdir):
+    """The monitored objective takes the monitor's mode; another metric its own direction
+    (rmse is minimised, r2 maximised), as the config layer decided them."""
+    config = SAMPLES / "diabetes-regression.yaml"
+    common = ["-m", "--dry-run", "hydra/sweeper=ednax_optuna", "model.alpha=interval(0.1, 10)"]
+
+    both = cli("run", config, *common, "hydra.sweeper.objective=[val/rmse,val/r2]")
+    flipped = cli("run", config, *common, "metrics.mode=max")
+
+    assert both.code == 0, both.text
+    assert "objective: minimize val/rmse, maximize val/r2" in both.out
+    assert flipped.code == 0, flipped.text
+    assert "objective: maximize val/rmse" in flipped.out
+
+
+def test_a_study_name_that_cannot_name_the_sweep_folder_is_refused(cli, workdir):
+    result = cli("run", WINE, "-m", "--dry-run", "hydra.sweeper.study_name=a/b")
+
+    assert result.code == 2, result.text
+    assert "hydra.sweeper.study_name: 'a/b' cannot name a folder" in result.err
+    assert "sweep-<study_name>" in result.err

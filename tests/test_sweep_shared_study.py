@@ -328,9 +328,10 @@ def test_the_budget_is_exact_when_two_workers_ask_for_the_last_trial(tmp_path, n
 
     from ednax.sweep import optuna_search, optuna_study
     from ednax.sweep.record import SweepRecord
+    from ednax.sweep.storage import open_storage
 
     n_trials = 4
-    storage = optuna_study.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
     other = optuna.load_study(study_name="s", storage=storage)
     racing = RacingStudy(study, other, n_trials)
@@ -361,8 +362,9 @@ def test_orphans_are_only_trials_of_dead_processes_this_host_can_see(tmp_path):
     import optuna
 
     from ednax.sweep import optuna_study
+    from ednax.sweep.storage import open_storage
 
-    storage = optuna_study.open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
     me = optuna_study.owner()
     dead = subprocess.run(
@@ -397,19 +399,20 @@ def test_workers_with_one_seed_draw_different_parameters_reproducibly(tmp_path):
     """Trial n's draws depend on the seed and n, not on which worker asked for it."""
     import optuna
 
-    from ednax.sweep import optuna_search, optuna_study
-    from ednax.sweep.space import Param
+    from ednax.sweep.search_space import Param
+    from ednax.sweep.seeding import seeded_sampler
+    from ednax.sweep.storage import open_storage
 
     space = [Param.from_json({"key": "x", "kind": "float", "low": 0.0, "high": 1.0})]
 
     def draws(db: str, workers: int) -> list[float]:
-        storage = optuna_study.open_storage(f"sqlite:///{tmp_path / db}")
+        storage = open_storage(f"sqlite:///{tmp_path / db}")
         optuna.create_study(study_name="s", storage=storage)
         studies = [
             optuna.load_study(
                 study_name="s",
                 storage=storage,
-                sampler=optuna_search._sampler({"type": "tpe"}, 0, space),
+                sampler=seeded_sampler({"type": "tpe"}, 0, space),
             )
             for _ in range(workers)
         ]
@@ -427,12 +430,12 @@ def test_a_storage_without_its_driver_names_the_package(tmp_path):
     import importlib.util
 
     from ednax.errors import UsageError
-    from ednax.sweep import optuna_study
+    from ednax.sweep.storage import open_storage
 
     if importlib.util.find_spec("pymysql") is not None:
         pytest.skip("PyMySQL is installed here")
     with pytest.raises(UsageError) as caught:
-        optuna_study.open_storage("mysql+pymysql://ednax:secret@localhost/optuna")
+        open_storage("mysql+pymysql://ednax:secret@localhost/optuna")
 
     assert "pip install 'PyMySQL'" in str(caught.value)
     assert "secret" not in str(caught.value)

@@ -122,6 +122,31 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(cli, workdir):
     assert record["status"] == "completed" and record["counts"] == {"failed": 1, "completed": 1}
 
 
+def test_no_cache_reaches_every_job_of_a_sweep(cli, workdir):
+    """`--no-cache` is in the plan the jobs read: no job reads or fills the preprocessing
+    cache; without it, the second job takes the first job's preprocessing from it."""
+    cache = workdir / "runs" / ".cache" / "preprocess"
+
+    result = cli("run", IRIS, "-m", "model.n_estimators=5,10", "--no-cache")
+
+    assert result.code == 0, result.text
+    folder, record = sweep_record(workdir, "iris-sklearn")
+    assert record["cache"] is False
+    assert not cache.exists() or not any(cache.iterdir())
+    for job in record["jobs"]:
+        assert "(fit on train)" in (workdir / bundle_of(job) / "log.txt").read_text()
+
+    result = cli("run", IRIS, "-m", "model.n_estimators=5,10")
+
+    assert result.code == 0, result.text
+    [cached] = [f for f in (workdir / "runs" / "iris-sklearn").glob("sweep-*") if f != folder]
+    record = json.loads((cached / "sweep.json").read_text())
+    assert record["cache"] is True
+    assert any(cache.iterdir())
+    second = (workdir / bundle_of(record["jobs"][1]) / "log.txt").read_text()
+    assert "(from the cache)" in second
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -153,4 +178,16 @@ def test_dry_run_lists_the_jobs_of_config_params_and_globs(cli, workdir):
     assert "grid: 2 job(s), basic launcher" in result.out
     assert "job 1: model.n_estimators=10 model=random_forest" in result.out
     assert "job 2: model.n_estimators=20 model=random_forest" in result.out
+    assert not (workdir / "runs").exists()
+
+
+def test_a_plugin_module_that_does_not_import_stops_the_sweep_at_its_line(cli, workdir):
+    config = write(workdir / "plugged.yaml", IRIS.read_text() + "imports: [no_such_plugin]\n")
+
+    result = cli("run", config, "-m", "model.n_estimators=10,30")
+
+    assert result.code == 2, result.text
+    assert "cannot import the module 'no_such_plugin'" in result.err
+    assert "plugged.yaml:" in result.err and "imports[0]" in result.err
+    assert "Traceback" not in result.text
     assert not (workdir / "runs").exists()

@@ -14,10 +14,14 @@ from typing import Any
 from ednax.cli.output import console, say
 
 
-def run_multirun(config: Path, overrides: list[str], *, dry_run: bool, command: list[str]) -> int:
+def run_multirun(
+    config: Path, overrides: list[str], *, dry_run: bool, command: list[str], cache: bool = True
+) -> int:
+    """Plan, check and run the sweep; `cache=False` (`--no-cache`): every job fits its
+    preprocessing afresh, neither reading nor filling the cache."""
     from ednax.sweep.launch import GRID, prepare_sweep, start_sweep
 
-    plan = prepare_sweep(config, overrides)
+    plan = prepare_sweep(config, overrides, cache=cache)
     if dry_run:
         _print_plan(plan)
         return 0

@@ -6,13 +6,19 @@
       <run-id>/       one bundle per job or trial
       optuna.db       the Optuna study (default storage), plots as PNG
 
-`ednax run CONFIG -m ...` (`launch.run_sweep`) composes the config's `hydra:` section to
-learn the sweeper and launcher, expands the grid or parses the search space with Hydra's
-override grammar (`space`), validates every job before any work, writes sweep.json
+`ednax run CONFIG -m ...` (`launch.prepare_sweep`, `launch.start_sweep`) composes the
+config's `hydra:` section to learn the sweeper and launcher (`hydra_run`), parses the sweep
+overrides with Hydra's grammar (`overrides`) into a grid's jobs (`grid`) or an Optuna
+search space (`search_space`), validates every job before any work, writes sweep.json
 (`record`) and hands Hydra a multirun over job numbers (`hydra_run`). Hydra's launcher
-(basic or joblib) then calls `jobs.run_job` once per job; the job reads its overrides from
-sweep.json, composes them with ednax's own rules and runs an `Experiment`. The Optuna
-sweeper (`hydra_plugins.ednax_optuna`) drives `optuna_search`: it asks the study for
-trials and launches one job per trial; the job reaches its trial through the storage,
-reports every epoch (`pruning`) and tells the study how the trial ended.
+then calls `jobs.run_job` once per job; the job reads its overrides from sweep.json,
+composes them with ednax's own rules and runs an `Experiment`. The Optuna sweeper
+(`hydra_plugins.ednax_optuna`) drives `optuna_search`: it asks the study (`optuna_study`,
+in its `storage`) for trials and launches one job per trial; the job reaches its trial
+through the storage, reports every epoch (`pruning`) and tells the study how the trial
+ended (`outcome`).
+
+Each module imports only modules below it:
+storage, outcome, record, overrides, hydra_run, plots, pruning -> settings, grid,
+search_space -> seeding, optuna_study -> jobs, optuna_search -> launch.
 """

@@ -10,6 +10,10 @@ A grid job reads its overrides from sweep.json and writes its outcome back there
 Optuna trial reaches its trial through the study's storage (name, storage URL and trial
 number are all it is given), so that `report`/`should_prune` work from any process; it
 reads its parameters from the trial, runs, and tells the study how the trial ended.
+
+Either way the job runs as the plan says (`cache`: whether preprocessing may use the
+cache, `ednax run -m --no-cache`) and draws no progress bars: jobs share one output, and
+each prints one line as it ends.
 """
 
 from __future__ import annotations
@@ -18,47 +22,24 @@ import contextlib
 import math
 import os
 import socket
-import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ednax.engine.signals import signals_held
 from ednax.errors import EdnaxError
+from ednax.sweep import optuna_study
 from ednax.sweep.hydra_run import outside_hydra
+from ednax.sweep.outcome import Outcome
 from ednax.sweep.record import SweepRecord, one_line
+from ednax.sweep.search_space import Param
 
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
 STOPPED = (
     "stopped by SystemExit in the job (submitit's way at a time limit or on preemption; "
     "it may run the job again)"
 )
-
-
-@dataclass
-class Outcome:
-    """How one job ended."""
-
-    status: str
-    overrides: list[str]
-    run_id: str | None = None
-    bundle: str | None = None
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    value: float | None = None
-    error: str | None = None
-    state: str | None = None  # an Optuna trial's final state
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "run_id": self.run_id,
-            "bundle": self.bundle,
-            "value": self.value,
-            "metrics": self.metrics,
-            "error": self.error,
-        }
 
 
 def run_job(cfg: Any) -> dict[str, Any]:
@@ -102,9 +83,6 @@ def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
 
 
 def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
-    from ednax.sweep import optuna_study
-    from ednax.sweep.space import Param
-
     plan = record.read()
     settings = plan["optuna"]
     study, storage = optuna_study.load_for_job(settings, record.dir)
@@ -148,7 +126,7 @@ def _callbacks(resolved: Any, trial: Any, settings: dict[str, Any]) -> list:
     return [TrialPruning(trial, objectives[0], prune=settings["pruner"]["type"] != "none")]
 
 
-# --- running -------------------------------------------------------------------------
+# --- running ------------------------------------------------------------------------
 
 
 def execute(
@@ -160,7 +138,8 @@ def execute(
     callbacks: Callable[[Any], list] | None = None,
 ) -> Outcome:
     """Compose and run one job into a bundle in the sweep folder; `callbacks` gives the
-    Lightning callbacks for the job's resolved config."""
+    Lightning callbacks for the job's resolved config. A job that fails is an Outcome;
+    Ctrl-C, SIGTERM and SystemExit close its bundle as interrupted and go on up."""
     from ednax.config.resolve import load_config
     from ednax.engine.experiment import Experiment
 
@@ -169,19 +148,23 @@ def execute(
             resolved = load_config(plan["config_file"], overrides)
     except EdnaxError as exc:
         return Outcome("failed", overrides, error=one_line(exc.render()))
-    command = ["ednax", "run", plan["config_file"], *overrides]
     experiment = Experiment(
         resolved,
-        command=command,
+        command=["ednax", "run", plan["config_file"], *overrides],
         say=_quiet,
         parent_dir=record.dir,
         sweep=sweep,
         trial=trial,
         callbacks=callbacks(resolved) if callbacks else None,
+        cache=plan.get("cache", True),
+        interactive=False,  # jobs share one output: no progress bars fighting over it
     )
+    return _run(experiment, overrides)
+
+
+def _run(experiment: Any, overrides: list[str]) -> Outcome:
     try:
-        with _not_a_terminal():
-            result = experiment.run()
+        result = experiment.run()
     except KeyboardInterrupt:
         with signals_held():  # a second signal may have cut the engine's own record short
             _close_bundle(experiment, INTERRUPTED)
@@ -196,14 +179,13 @@ def execute(
     except Exception as exc:  # an error of ednax itself: keep the sweep going, say why
         experiment.note(traceback.format_exc())
         return _failed(experiment, overrides, f"{type(exc).__name__}: {exc}")
-    value = result.monitored_value
     return Outcome(
         result.status,
         overrides,
         run_id=result.bundle.run_id,
         bundle=str(result.bundle.path),
         metrics=result.metrics,
-        value=value,
+        value=result.monitored_value,
         error=result.error,
     )
 
@@ -263,22 +245,3 @@ def _say(line: str) -> None:
 
 def _quiet(line: str) -> None:
     """A job's step-by-step lines go to its log.txt only; the sweep prints one line."""
-
-
-class _Piped:
-    """stdout as seen by a job: not a terminal, so no progress bars fight over it."""
-
-    def __init__(self, stream: Any):
-        self._stream = stream
-
-    def isatty(self) -> bool:
-        return False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-@contextlib.contextmanager
-def _not_a_terminal():
-    with contextlib.redirect_stdout(_Piped(sys.stdout)):
-        yield

@@ -16,7 +16,6 @@ A bad config, override or search-space entry stops the sweep before any job runs
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -24,11 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ednax.config.overrides import STEP_SECTIONS
+from ednax.config.plugins import import_plugins
 from ednax.config.source import SourceFile, read_source
 from ednax.engine.signals import sigterm_raises
 from ednax.errors import ConfigError, Problem, UsageError
-from ednax.sweep import hydra_run, space
+from ednax.registry import REGISTRY
+from ednax.sweep import grid, hydra_run, search_space
+from ednax.sweep import overrides as sweep_overrides
+from ednax.sweep import settings as optuna_settings
+from ednax.sweep.jobs import run_job
 from ednax.sweep.record import (
     SweepRecord,
     best_job,
@@ -39,10 +42,12 @@ from ednax.sweep.record import (
     now,
     settle_unfinished,
 )
-from ednax.sweep.settings import mask_password
+from ednax.sweep.search_space import Param
+from ednax.sweep.storage import mask_password
+from ednax.vocabulary import STEP_SECTIONS
 
 GRID, OPTUNA = "grid", "optuna"
-PARAMS_PATH = "hydra.sweeper.params"
+PARAMS_PATH = sweep_overrides.PARAMS_PATH
 _CLI_ORIGIN = re.compile(r"^\(set on the command line by '[^']*'\);?\s*")
 
 
@@ -58,17 +63,22 @@ class SweepPlan:
     metrics: dict[str, Any]
     jobs: list[list[str]] = field(default_factory=list)  # grid
     fixed: list[str] = field(default_factory=list)  # optuna: every trial's overrides
-    params: list[space.Param] = field(default_factory=list)  # optuna
+    params: list[Param] = field(default_factory=list)  # optuna
     settings: Any = None  # optuna: OptunaSettings
     family: str = "sklearn"
     submitit_folder: str | None = None  # hydra.launcher.submitit_folder, unresolved
+    cache: bool = True  # whether the jobs' preprocessing may use the cache
 
 
-def prepare_sweep(config_file: str | Path, overrides: list[str]) -> SweepPlan:
+def prepare_sweep(
+    config_file: str | Path, overrides: list[str], *, cache: bool = True
+) -> SweepPlan:
+    """The checked plan of `ednax run CONFIG -m OVERRIDES...`; `cache=False` (`--no-cache`)
+    makes every job fit its preprocessing afresh, neither reading nor filling the cache."""
     source = read_source(config_file)
     hydra_overrides = [o for o in overrides if hydra_run.is_hydra_override(o)]
     job_overrides = [o for o in overrides if not hydra_run.is_hydra_override(o)]
-    _import_plugins(source)
+    _import_plugins(source)  # the config's own classes, so that glob() sees them
     section = hydra_run.hydra_section(source, hydra_overrides)
     sweeper = section["sweeper"]
     target = sweeper.get("_target_")
@@ -84,6 +94,7 @@ def prepare_sweep(config_file: str | Path, overrides: list[str]) -> SweepPlan:
             f"not {target}"
         )
     plan.submitit_folder = section["submitit_folder"]
+    plan.cache = cache
     return plan
 
 
@@ -91,8 +102,6 @@ def start_sweep(
     plan: SweepPlan, command: list[str], say: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Write the sweep folder and sweep.json, run Hydra's multirun; returns sweep.json."""
-    from ednax.sweep.jobs import run_job
-
     hydra_run.check_launcher(plan.launcher)
     record = SweepRecord(_sweep_dir(plan))
     resumed = record.exists()
@@ -171,6 +180,7 @@ def _record(
         "seed": plan.experiment["seed"],
         "monitor": plan.metrics["monitor"],
         "mode": plan.metrics["mode"],
+        "cache": plan.cache,
     }
     if submitit:
         data["job_output"] = str(hydra_run.submitit_dir(record.dir))
@@ -195,9 +205,9 @@ def _record(
 
 
 def _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher) -> SweepPlan:
-    entries = space.parse_entries(job_overrides, sweeper.get("params"), source=source)
-    choices = space.step_choices(STEP_SECTIONS, source.path.parent)
-    jobs = space.grid_jobs(space.grid_axes(entries, choices))
+    entries = sweep_overrides.parse_entries(job_overrides, sweeper.get("params"), source=source)
+    choices = sweep_overrides.step_choices(STEP_SECTIONS, source.path.parent)
+    jobs = grid.grid_jobs(grid.grid_axes(entries, choices))
     first = _validate_jobs(source, jobs)
     return SweepPlan(
         kind=GRID,
@@ -252,12 +262,10 @@ def _require_one_process(resolved: Any) -> None:
 
 
 def _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher) -> SweepPlan:
-    from ednax.sweep import settings as optuna_settings
-
     locate = _locator(source, hydra_overrides)
-    entries = space.parse_entries(job_overrides, sweeper.get("params"), source=source)
-    choices = space.step_choices(STEP_SECTIONS, source.path.parent)
-    params, fixed = space.search_space(entries, choices)
+    entries = sweep_overrides.parse_entries(job_overrides, sweeper.get("params"), source=source)
+    choices = sweep_overrides.step_choices(STEP_SECTIONS, source.path.parent)
+    params, fixed = search_space.search_space(entries, choices)
     if not params:
         raise ConfigError(
             locate(
@@ -268,7 +276,7 @@ def _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher) -
             )
         )
     first = _validate_points(source, fixed, params, entries)
-    settings = optuna_settings.read_settings(sweeper, first["metrics"], locate)
+    settings = optuna_settings.read_settings(sweeper, first, locate)
     optuna_settings.build_sampler(settings.sampler, settings.seed, params, locate)
     optuna_settings.build_pruner(settings.pruner, locate)
     if settings.sampler["type"] == "grid":
@@ -298,7 +306,7 @@ def _validate_points(source, fixed, params, entries):
     origins = {e.key: e.origin for e in entries}
     first = None
     problems: dict[tuple[str, str], Problem] = {}
-    for point in space.corner_points(params):
+    for point in search_space.corner_points(params):
         try:
             resolved = load_config(source.path, [*fixed, *point])
             _require_one_process(resolved)
@@ -342,14 +350,9 @@ def _with_hint(problem: Problem, note: str) -> Problem:
 
 
 def _import_plugins(source: SourceFile) -> None:
-    """The config's own classes, so that glob() sees them (errors are load_config's)."""
-    import sys
+    """The config's `imports:`, a module that does not import located at its line."""
 
-    from ednax.registry import REGISTRY
+    def locate(message: str, path: str, hint: str | None) -> Problem:
+        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
 
-    folder = str(source.path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    for name in source.imports:
-        with contextlib.suppress(Exception):
-            REGISTRY.import_modules([name])
+    import_plugins(source.imports, folders=[source.path.parent], registry=REGISTRY, locate=locate)

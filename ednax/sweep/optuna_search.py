@@ -29,7 +29,7 @@ with the same study name and storage) share it through the storage:
 - *Orphans.* Each trial records its owner (host, pid); a worker fails only the RUNNING
   trials whose owner is a dead process of its own host, at start and before each batch
   (so a worker killed beside live ones leaves no trial counted as running forever).
-- *Draws.* Trial n samples with a seed derived from the sweep's seed and n, so workers
+- *Draws.* Trial n samples with a seed derived from the sweep's seed and n (`seeding`), so workers
   started together do not draw the same parameters, a resumed search does not replay the
   first session's draws, and a single worker's search is reproducible. The grid and qmc
   samplers keep one seed for all: it orders the grid (or scrambles the sequence) that
@@ -51,13 +51,15 @@ from typing import Any
 
 from ednax.errors import UsageError
 from ednax.sweep import optuna_study as studies
+from ednax.sweep.hydra_run import quote
+from ednax.sweep.plots import write_plots
 from ednax.sweep.record import SweepRecord, launcher_message, now
-from ednax.sweep.space import Param
+from ednax.sweep.search_space import Param
+from ednax.sweep.seeding import seeded_sampler
+from ednax.sweep.settings import build_pruner, plain_problem
+from ednax.sweep.storage import open_storage, storage_url
 
 PAYLOAD_KEY = "ednax_sweep"
-# Samplers whose seed orders what every worker and session shares (the grid's shuffled
-# order, the scrambled QMC sequence kept in the storage): one seed for all trials.
-SHARED_SEED_SAMPLERS = ("grid", "qmc")
 
 
 def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +68,7 @@ def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> 
     plan = record.read()
     settings = plan["optuna"]
     space = [Param.from_json(p) for p in settings["search_space"]]
-    storage = studies.open_storage(studies.storage_url(options.get("storage"), record.dir))
+    storage = open_storage(storage_url(options.get("storage"), record.dir))
     study = _open_study(settings, storage, space, plan)
     recovered, orphans = studies.settle_orphans(study, storage, record.dir, settings["objectives"])
     done = studies.counted(study)
@@ -96,8 +98,6 @@ def payload_path(arguments: list[str]) -> Path:
 def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan: dict) -> Any:
     import optuna
 
-    from ednax.sweep.settings import build_pruner
-
     seed = settings["seed"] if settings["seed"] is not None else plan["seed"]
     try:
         study = optuna.create_study(
@@ -117,67 +117,11 @@ def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan
             f"{[d.name.lower() for d in study.directions]}, not {settings['directions']}: "
             "use another study name"
         )
-    sampler = _sampler(settings["sampler"], seed, space)
-    pruner = build_pruner(settings["pruner"], studies.plain_problem)
+    sampler = seeded_sampler(settings["sampler"], seed, space)
+    pruner = build_pruner(settings["pruner"], plain_problem)
     return optuna.load_study(
         study_name=settings["study_name"], storage=storage, sampler=sampler, pruner=pruner
     )
-
-
-def _sampler(spec: dict[str, Any], seed: int | None, space: list[Param]) -> Any:
-    """The configured sampler, seeded per trial (see the module's docstring)."""
-    from ednax.sweep.settings import build_sampler
-
-    spec = dict(spec)
-    seed = spec.pop("seed", seed)  # a seed among the sampler's own options wins
-
-    def build(trial_seed: int | None) -> Any:
-        return build_sampler(spec, trial_seed, space, studies.plain_problem)
-
-    if seed is None or spec["type"] in SHARED_SEED_SAMPLERS:
-        return build(seed)
-    return _seeded_per_trial(build, seed)
-
-
-def _seeded_per_trial(build: Callable[[int], Any], seed: int) -> Any:
-    """A sampler that samples trial n with a sampler built for n's seed. Samplers keep
-    what they learn in the storage, not in the object (CMA-ES and NSGA-II store their
-    state in the trials), so a fresh one per trial sees the same study; only the random
-    draws change, and they depend on the trial's number, not on which worker asked."""
-    from optuna.samplers import BaseSampler
-
-    class TrialSeeded(BaseSampler):
-        def __init__(self) -> None:
-            self.sampler = build(seed)
-
-        def before_trial(self, study, trial):
-            self.sampler = build(_trial_seed(seed, trial.number))
-            self.sampler.before_trial(study, trial)
-
-        def infer_relative_search_space(self, study, trial):
-            return self.sampler.infer_relative_search_space(study, trial)
-
-        def sample_relative(self, study, trial, search_space):
-            return self.sampler.sample_relative(study, trial, search_space)
-
-        def sample_independent(self, study, trial, param_name, param_distribution):
-            return self.sampler.sample_independent(study, trial, param_name, param_distribution)
-
-        def after_trial(self, study, trial, state, values):
-            self.sampler.after_trial(study, trial, state, values)
-
-        def reseed_rng(self) -> None:
-            self.sampler.reseed_rng()
-
-    return TrialSeeded()
-
-
-def _trial_seed(seed: int, number: int) -> int:
-    """Trial `number`'s seed: mixed, because the first draws of generators seeded with
-    neighbouring integers can lie close together."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed % 2**32, number]).generate_state(1)[0])
 
 
 def _announce(
@@ -227,7 +171,7 @@ class _Search:
 
     def run(self) -> None:
         distributions = {p.key: p.distribution() for p in self.space}
-        payload = f"+{PAYLOAD_KEY}={_quote(self.record.path)}"
+        payload = f"+{PAYLOAD_KEY}={quote(self.record.path)}"
         deadline = _deadline(self.settings["timeout"])
         n_trials = self.settings["n_trials"]
         self.refresh()
@@ -332,8 +276,6 @@ class _Search:
         return self.record.update(change)
 
     def finish(self) -> dict[str, Any]:
-        from ednax.sweep.plots import write_plots
-
         def final() -> dict[str, Any]:
             plots, notes = write_plots(self.study, self.record.dir, self.settings["objectives"])
             notes = [*self.settings.get("notes", []), *notes]
@@ -388,9 +330,3 @@ def _job_error(job_return: Any) -> str | None:
 
 def _deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
-
-
-def _quote(path: Path) -> str:
-    from ednax.sweep.hydra_run import quote
-
-    return quote(path)

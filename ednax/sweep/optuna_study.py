@@ -5,7 +5,8 @@ A job gets only the study's name, the storage URL and a trial number; it reaches
 through the storage (the documented `BaseStorage` lookups) as an ordinary
 `optuna.trial.Trial`, so `report` and `should_prune` work with the study's pruner from any
 process. What ednax knows of a trial (bundle, status, metrics, overrides, error) is kept
-in the trial's user attributes, so sweep.json can always be rebuilt from the storage.
+in the trial's user attributes, so sweep.json can always be rebuilt from the storage. (Opening
+the storage itself is `storage`'s.)
 
 Several sweeps (workers) may share one study: every trial records its owner (the host and
 pid of the sweep that asked for it), a worker settles only trials whose owner is a dead
@@ -17,156 +18,29 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import os
-import random
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
 from ednax.runs.provenance import process_alive
+from ednax.sweep.outcome import Outcome
+from ednax.sweep.record import clean_json
+from ednax.sweep.settings import build_pruner, plain_problem
+from ednax.sweep.storage import job_storage_url, open_storage
 
 OWNER_ATTR = "ednax_owner"
 RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
 SKIPPED_ATTR = "ednax_skipped"
 LAUNCHER_JOB_ATTR = "ednax_launcher_job"  # set by a job run by submitit (jobs.py)
-DEFAULT_DB = "optuna.db"
-SQLITE_TIMEOUT_S = 60
-SQLITE_SYNC = "OFF"
-# Workers started together on a new storage race to create its tables; the losers retry.
-CREATE_RETRY_S = 60
-# SQLAlchemy's driver for a storage URL (postgresql:// is psycopg 3; mysql:// is mysqldb)
-DRIVER_PACKAGES = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary",
-    "pymysql": "PyMySQL",
-    "mysqldb": "mysqlclient",
-    "mysqlconnector": "mysql-connector-python",
-}
-
-_STORAGES: dict[str, Any] = {}
-
-
-def storage_url(configured: str | None, sweep_dir: Path) -> str:
-    """The configured storage, else a SQLite file in the sweep folder."""
-    return configured or f"sqlite:///{(Path(sweep_dir) / DEFAULT_DB).resolve()}"
-
-
-def open_storage(url: str, *, existing: bool = False) -> Any:
-    """An RDB storage, one per URL and process (a joblib worker runs many trials; the
-    basic launcher runs them in the sweeper's process). `existing` skips creating and
-    checking the tables: a job's storage, which the sweeper opened first."""
-    quiet_optuna()
-    if url in _STORAGES:
-        return _STORAGES[url]
-    options: dict[str, Any] = {
-        "skip_table_creation": existing,
-        "skip_compatibility_check": existing,
-    }
-    if url.startswith("sqlite"):
-        options["engine_kwargs"] = {"creator": _sqlite_opener(url)}
-    storage = _create_storage(url, options)
-    _STORAGES[url] = storage
-    return storage
-
-
-def _create_storage(url: str, options: dict[str, Any]) -> Any:
-    """`RDBStorage(url)`, retried while another process creates the same tables: Optuna
-    checks for each table, then creates it, and stamps the schema version, so two sweeps
-    started together on a new database can fail with "table already exists" or a unique
-    constraint; a moment later the tables are there and the next attempt just opens them."""
-    import optuna
-
-    deadline = time.monotonic() + CREATE_RETRY_S
-    while True:
-        try:
-            return optuna.storages.RDBStorage(url, **options)
-        except ImportError:
-            raise _missing_driver(url) from None
-        except Exception as exc:
-            if not _creation_race(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.1 + random.random() * 0.4)
-
-
-def _missing_driver(url: str) -> Exception:
-    from sqlalchemy.engine import make_url
-
-    from ednax.errors import UsageError
-
-    message, hint = missing_driver(url, make_url(url).get_dialect().driver)
-    return UsageError(f"the Optuna storage {message}: {hint}")
-
-
-def missing_driver(url: str, driver: str) -> tuple[str, str]:
-    """What to say of a storage URL whose database driver is not installed: the message
-    (password masked) and the pip command that installs it."""
-    from ednax.sweep.settings import mask_password
-
-    package = DRIVER_PACKAGES.get(driver, driver)
-    message = f"{mask_password(url)} needs the database driver '{driver}', not installed"
-    return message, f"pip install '{package}'"
-
-
-def _creation_race(exc: BaseException) -> bool:
-    """An error of two processes creating the same tables (not a wrong URL or password)."""
-    from sqlalchemy.exc import DBAPIError, IntegrityError
-
-    if isinstance(exc, IntegrityError):
-        return True
-    text = str(exc).lower()
-    race = ("already exists", "duplicate", "database is locked")
-    return isinstance(exc, DBAPIError) and any(words in text for words in race)
-
-
-def _sqlite_opener(url: str):
-    """Connections to a SQLite storage that wait for the lock (parallel jobs write to one
-    file) and do not sync to disk on every commit: a commit survives a killed process, as
-    bundle files do, and a study of hundreds of trials is not slowed by fsync."""
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database or ":memory:"
-
-    def connect() -> sqlite3.Connection:
-        connection = sqlite3.connect(database, timeout=SQLITE_TIMEOUT_S, check_same_thread=False)
-        connection.execute(f"PRAGMA synchronous={SQLITE_SYNC}")
-        return connection
-
-    return connect
-
-
-def quiet_optuna() -> None:
-    """ednax prints one line per trial; Optuna's own INFO lines would repeat them."""
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-def job_storage_url(sweep_dir: Path) -> str:
-    """The storage of the running sweep, as a job sees it: from the composed Hydra config
-    (so a URL given through an interpolation such as ${oc.env:...} is never written to
-    disk), else the default SQLite file."""
-    configured = None
-    with contextlib.suppress(Exception):
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            configured = HydraConfig.get().sweeper.get("storage")
-    return storage_url(configured, sweep_dir)
 
 
 def load_for_job(settings: dict[str, Any], sweep_dir: Path) -> tuple[Any, Any]:
     """The study (with its pruner) and its storage, as a job in any process opens them."""
     import optuna
-
-    from ednax.sweep.settings import build_pruner
 
     storage = open_storage(job_storage_url(sweep_dir), existing=True)
     pruner = build_pruner(settings["pruner"], plain_problem)
@@ -191,7 +65,7 @@ def objective_values(metrics: dict[str, dict[str, float]], objectives: list[str]
     return values
 
 
-def finish_trial(study: Any, trial: Any, outcome: Any, objectives: list[str]) -> Any:
+def finish_trial(study: Any, trial: Any, outcome: Outcome, objectives: list[str]) -> Outcome:
     """Tell the study how the job ended: COMPLETE with the objective values, PRUNED, or
     FAIL (the run failed, or an objective is missing or not a finite number)."""
     from optuna.trial import TrialState
@@ -232,9 +106,7 @@ def finish_interrupted(study: Any, trial: Any, overrides: list[str]) -> None:
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
-def result_attr(outcome: Any) -> dict[str, Any]:
-    from ednax.sweep.record import clean_json
-
+def result_attr(outcome: Outcome) -> dict[str, Any]:
     return clean_json(
         {
             "status": outcome.status,
@@ -293,7 +165,9 @@ def settle_orphans(
     return recovered, interrupted
 
 
-def _settle(study: Any, storage: Any, number: int, outcome: Any, objectives: list[str]) -> bool:
+def _settle(
+    study: Any, storage: Any, number: int, outcome: Outcome | None, objectives: list[str]
+) -> bool:
     """Tell the study how orphan `number` ended: as its bundle's `outcome` says, else
     interrupted. False when another sweep settled it a moment before."""
     from optuna.exceptions import UpdateFinishedTrialError
@@ -326,12 +200,8 @@ def orphaned(who: dict[str, Any]) -> bool:
     return not process_alive(who.get("pid"))
 
 
-def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Any]:
+def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Outcome]:
     """The outcome of each trial's bundle in the sweep folder, by trial number."""
-    import json
-
-    from ednax.sweep.jobs import Outcome
-
     found = {}
     for run_file in Path(sweep_dir).glob("*/run.json"):
         try:
@@ -459,10 +329,3 @@ def _finite(value: Any) -> bool:
 
 def _text(value: Any) -> str:
     return "missing" if value is None else str(value)
-
-
-def plain_problem(path: str, message: str, hint: str | None):
-    """A problem at a key path, for settings already checked once (by the CLI)."""
-    from ednax.errors import Problem
-
-    return Problem(message, path=path, hint=hint)

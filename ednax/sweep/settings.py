@@ -5,7 +5,8 @@ sampler and pruner they name.
       sweeper:
         sampler: tpe                      # or {type: tpe, n_startup_trials: 5, ...}
         pruner: {type: median, n_warmup_steps: 3}
-        direction: maximize               # or a list, one per objective
+        direction: maximize               # or a list, one per objective; default: the
+                                          #   monitor's mode, or the metric's direction
         objective: val/accuracy           # default: metrics.monitor; a list = multi-objective
         n_trials: 30                      # trials the study should hold in all
         n_jobs: 1                         # trials launched together (a launcher batch)
@@ -23,12 +24,23 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ednax.errors import ConfigError, Problem, did_you_mean
+from ednax.sweep.storage import mask_password, missing_driver
+from ednax.vocabulary import (
+    NAME_RULE,
+    SPLITS,
+    Monitor,
+    monitor_names,
+    name_problem,
+    optuna_direction,
+)
+
+if TYPE_CHECKING:
+    from ednax.engine.spec import ResolvedConfig
 
 SAMPLERS = {
     "tpe": "TPESampler",
@@ -45,8 +57,6 @@ PRUNERS = {
     "none": "NopPruner",
 }
 DIRECTIONS = ("maximize", "minimize")
-SPLITS = ("train", "val", "test")
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 PREFIX = "hydra.sweeper"
 
 Locate = Callable[[str, str, str | None], Problem]
@@ -83,8 +93,9 @@ class OptunaSettings:
 STORAGE_HINT = "e.g. sqlite:///study.db or postgresql://user:password@host/database"
 
 
-def read_settings(sweeper: dict[str, Any], metrics: dict[str, Any], locate: Locate):
-    """Check `hydra.sweeper` against the resolved `metrics` section of the experiment."""
+def read_settings(sweeper: dict[str, Any], config: ResolvedConfig, locate: Locate):
+    """Check `hydra.sweeper` against the experiment's resolved config (the metrics it
+    computes, their directions, its monitor)."""
     problems: list[Problem] = []
 
     def fail(key: str, message: str, hint: str | None = None) -> None:
@@ -92,23 +103,13 @@ def read_settings(sweeper: dict[str, Any], metrics: dict[str, Any], locate: Loca
 
     sampler = _named_spec(sweeper.get("sampler"), "sampler", SAMPLERS, fail)
     pruner = _named_spec(sweeper.get("pruner"), "pruner", PRUNERS, fail)
-    objectives = _objectives(sweeper.get("objective"), metrics, fail)
-    directions = _directions(sweeper.get("direction"), objectives, metrics, fail)
+    objectives = _objectives(sweeper.get("objective"), config, fail)
+    directions = _directions(sweeper.get("direction"), objectives, config, fail)
     n_trials = _positive_int(sweeper.get("n_trials"), "n_trials", fail)
     n_jobs = _positive_int(sweeper.get("n_jobs"), "n_jobs", fail)
-    timeout = sweeper.get("timeout")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        fail("timeout", f"must be a number of seconds above 0 or null, got {timeout!r}")
-    study_name = sweeper.get("study_name")
-    if study_name is not None and not SAFE_NAME.fullmatch(str(study_name)):
-        fail(
-            "study_name",
-            f"'{study_name}' cannot name the sweep folder (sweep-<study_name>)",
-            "use letters, digits, '-', '_' and '.'",
-        )
-    seed = sweeper.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        fail("seed", f"must be an integer or null, got {seed!r}")
+    timeout = _timeout(sweeper.get("timeout"), fail)
+    study_name = _study_name(sweeper.get("study_name"), fail)
+    seed = _seed(sweeper.get("seed"), fail)
     if sampler and sampler["type"] == "cmaes" and importlib.util.find_spec("cmaes") is None:
         fail("sampler", "the cmaes sampler needs the 'cmaes' package", "pip install cmaes")
     if sweeper.get("storage"):
@@ -122,8 +123,8 @@ def read_settings(sweeper: dict[str, Any], metrics: dict[str, Any], locate: Loca
         objectives=objectives,
         n_trials=n_trials,
         n_jobs=n_jobs,
-        timeout=float(timeout) if timeout is not None else None,
-        study_name=str(study_name) if study_name is not None else None,
+        timeout=timeout,
+        study_name=study_name,
         storage=sweeper.get("storage"),
         seed=seed,
     )
@@ -153,14 +154,40 @@ def _names(known: dict[str, str]) -> str:
     return "one of " + ", ".join(known)
 
 
-def _objectives(value: Any, metrics: dict[str, Any], fail) -> list[str]:
+def _timeout(timeout: Any, fail) -> float | None:
+    if timeout is None:
+        return None
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        fail("timeout", f"must be a number of seconds above 0 or null, got {timeout!r}")
+        return None
+    return float(timeout)
+
+
+def _study_name(name: Any, fail) -> str | None:
+    """The study's name, which names the sweep folder (sweep-<study_name>)."""
+    if name is None:
+        return None
+    problem = name_problem(str(name))
+    if problem:
+        fail("study_name", f"{problem}: it names the sweep folder, sweep-<study_name>", NAME_RULE)
+    return str(name)
+
+
+def _seed(seed: Any, fail) -> int | None:
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        fail("seed", f"must be an integer or null, got {seed!r}")
+    return seed
+
+
+def _objectives(value: Any, config: ResolvedConfig, fail) -> list[str]:
+    metrics = config["metrics"]
     names = [value] if isinstance(value, str) else value
     if names is None:
         return [metrics["monitor"]]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         fail("objective", f"expected a metric name or a list of them, got {value!r}")
         return [metrics["monitor"]]
-    valid = [f"{s}/{n}" for s in SPLITS for n in [*metrics["names"], "loss"]]
+    valid = monitor_names(metrics["names"], SPLITS)
     for i, name in enumerate(names):
         if name not in valid:
             fail(
@@ -171,9 +198,9 @@ def _objectives(value: Any, metrics: dict[str, Any], fail) -> list[str]:
     return list(names)
 
 
-def _directions(value: Any, objectives: list[str], metrics: dict[str, Any], fail) -> list[str]:
+def _directions(value: Any, objectives: list[str], config: ResolvedConfig, fail) -> list[str]:
     if value is None:
-        return [_default_direction(name, metrics) for name in objectives]
+        return [_default_direction(name, config) for name in objectives]
     given = [value] if isinstance(value, str) else value
     if not isinstance(given, list) or not all(isinstance(d, str) for d in given):
         fail("direction", f"expected maximize, minimize or a list of them, got {value!r}")
@@ -194,16 +221,14 @@ def _directions(value: Any, objectives: list[str], metrics: dict[str, Any], fail
     return list(given)
 
 
-def _default_direction(objective: str, metrics: dict[str, Any]) -> str:
-    _, _, name = objective.partition("/")
-    if objective == metrics.get("monitor") and metrics.get("mode"):
-        return "maximize" if metrics["mode"] == "max" else "minimize"
-    if name == "loss":
-        return "minimize"
-    from ednax.registry import REGISTRY
-
-    metric = REGISTRY.get("metric", name).load()
-    return "maximize" if getattr(metric, "greater_is_better", True) else "minimize"
+def _default_direction(objective: str, config: ResolvedConfig) -> str:
+    """The monitor's mode for the monitored metric, else the metric's own direction, as
+    the config layer decided them. Only an estimator's loss has none (estimators do not
+    score one; a loss is minimised)."""
+    monitor = config.monitor
+    if monitor and objective == monitor["name"] and monitor.get("mode"):
+        return optuna_direction(monitor["mode"])
+    return optuna_direction(config.directions.get(Monitor.parse(objective).metric, "min"))
 
 
 def _positive_int(value: Any, key: str, fail) -> int:
@@ -211,6 +236,11 @@ def _positive_int(value: Any, key: str, fail) -> int:
         fail(key, f"must be a whole number of at least 1, got {value!r}")
         return 1
     return value
+
+
+def plain_problem(path: str, message: str, hint: str | None) -> Problem:
+    """A problem at a key path, for settings already checked once (by the CLI)."""
+    return Problem(message, path=path, hint=hint)
 
 
 # --- building ------------------------------------------------------------------------
@@ -282,8 +312,6 @@ def _check_storage(url: str, fail: Callable[..., None]) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from ednax.sweep.optuna_study import missing_driver
-
     try:
         dialect = make_url(url).get_dialect()
     except (ArgumentError, NoSuchModuleError):
@@ -293,8 +321,3 @@ def _check_storage(url: str, fail: Callable[..., None]) -> None:
         dialect.import_dbapi()
     except ImportError:
         fail("storage", *missing_driver(url, dialect.driver))
-
-
-def mask_password(url: str) -> str:
-    """An RDB URL without its password, for records and messages."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)

@@ -1,11 +1,9 @@
-"""Sweep overrides in Hydra's grammar: a grid's axes, and an Optuna search space.
+"""An Optuna search space: each swept entry as an Optuna distribution.
 
-Both come from the command line (`model.n_estimators=10,30`) and from the config's
-`hydra.sweeper.params` (`model.max_depth: range(2, 8)`), parsed with Hydra's own override
-parser. A grid takes what can be enumerated: lists and `choice(...)`, `range(...)`, and
-`glob(...)` over a step's classes (`model=glob(*forest*)`). A search space also takes
-`interval(a, b)` (a float; `int(interval(a, b))` an integer) and `tag(log, ...)` for a
-log scale; a `range` becomes an integer (or stepped float) distribution.
+A search space takes what a grid takes (lists, `choice(...)`, `range(...)`, `glob(...)`)
+and also `interval(a, b)` (a float; `int(interval(a, b))` an integer) and `tag(log, ...)`
+for a log scale; a `range` becomes an integer (or stepped float) distribution. An entry
+with one value is not searched: it is set in every trial.
 
 Every parameter keeps the exact override text of each value, so a trial's parameters turn
 back into overrides that ednax composes like any command line (`model=svm` switches the
@@ -16,50 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ednax.errors import ConfigError, Problem, did_you_mean
+from ednax.errors import ConfigError, Problem
+from ednax.sweep.overrides import Entry, glob_values
 
 CATEGORICAL, INT, FLOAT = "categorical", "int", "float"
 KNOWN_TAGS = ("log",)
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a sweep entry was written: a key of `hydra.sweeper.params` in the file, or an
-    override on the command line."""
-
-    path: str
-    file: str | None = None
-    line: int | None = None
-    override: str | None = None
-
-    def problem(self, message: str, hint: str | None = None) -> Problem:
-        if self.override is not None:
-            where = f"(in the override '{self.override}')"
-            return Problem(message, path=self.path, hint=f"{where}; {hint}" if hint else where)
-        return Problem(message, path=self.path, file=self.file, line=self.line, hint=hint)
-
-
-@dataclass
-class Entry:
-    """One parsed override with where it came from."""
-
-    override: Any  # hydra.core.override_parser.types.Override
-    origin: Origin
-
-    @property
-    def key(self) -> str:
-        return self.override.get_key_element()
-
-    @property
-    def is_sweep(self) -> bool:
-        return self.override.is_sweep_override()
-
-    def fixed_text(self) -> str:
-        """The override as written (a fixed value: the same in every job)."""
-        return self.override.input_line
 
 
 @dataclass
@@ -140,125 +101,6 @@ class Param:
         return cls(**data)
 
 
-def parse_entries(
-    command_line: list[str],
-    config_params: dict[str, Any] | None,
-    *,
-    params_path: str = "hydra.sweeper.params",
-    source: Any = None,
-) -> list[Entry]:
-    """Parse `hydra.sweeper.params` (read from `source`, a `SourceFile`, for lines) and
-    then the command line; a command-line entry replaces a config entry of the same key.
-    Every unparseable entry is reported at once."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    parser = OverridesParser.create()
-    problems: list[Problem] = []
-    entries: dict[str, Entry] = {}
-
-    def add(text: str, origin: Origin) -> None:
-        try:
-            override = parser.parse_overrides([text])[0]
-        except OverrideParseException as exc:
-            problems.append(origin.problem(f"cannot parse '{text}': {_reason(exc)}", _GRAMMAR))
-            return
-        entry = Entry(override, origin)
-        entries.pop(entry.key, None)
-        entries[entry.key] = entry
-
-    for key, value in (config_params or {}).items():
-        path = f"{params_path}.{key}"
-        origin = Origin(
-            path=path,
-            file=source.name if source is not None else None,
-            line=source.line_of(path) if source is not None else None,
-        )
-        if isinstance(value, (list, dict)):
-            problems.append(
-                origin.problem(
-                    "a search-space entry is a string in Hydra's override grammar, "
-                    f"not a YAML {'list' if isinstance(value, list) else 'mapping'}",
-                    "write 'choice(a, b)' or 'a,b'; quote a fixed list: '[64, 64]'",
-                )
-            )
-            continue
-        add(f"{key}={_element_text(value)}", origin)
-    for text in command_line:
-        key = text.split("=", 1)[0]
-        add(text, Origin(path=key.lstrip("+~"), override=text))
-    if problems:
-        raise ConfigError(problems)
-    return list(entries.values())
-
-
-# --- grids ---------------------------------------------------------------------------
-
-
-def grid_axes(entries: list[Entry], step_names: dict[str, list[str]]) -> list[list[str]]:
-    """For each entry, the overrides of its values (one for a fixed entry)."""
-    from hydra.core.override_parser.types import Glob
-
-    problems: list[Problem] = []
-    axes: list[list[str]] = []
-    for entry in entries:
-        override = entry.override
-        if not entry.is_sweep:
-            axes.append([entry.fixed_text()])
-            continue
-        if override.is_interval_sweep():
-            problems.append(
-                entry.origin.problem(
-                    "interval() has no list of values to run: a grid takes lists, "
-                    "choice(), range() or glob()",
-                    "search intervals with the Optuna sweeper: hydra/sweeper=ednax_optuna",
-                )
-            )
-            continue
-        if isinstance(override.value(), Glob):
-            values = _glob_values(entry, step_names, problems)
-        else:
-            values = list(override.sweep_string_iterator())
-        if not values:
-            problems.append(entry.origin.problem("the sweep has no values"))
-            continue
-        axes.append([f"{entry.key}={value}" for value in values])
-    if problems:
-        raise ConfigError(problems)
-    return axes
-
-
-def grid_jobs(axes: list[list[str]]) -> list[list[str]]:
-    """Every combination of the axes' values, the last axis varying fastest."""
-    import itertools
-
-    return [list(combination) for combination in itertools.product(*axes)]
-
-
-def _glob_values(entry: Entry, step_names: dict[str, list[str]], problems: list[Problem]):
-    section = entry.override.key_or_group
-    if section not in step_names:
-        problems.append(
-            entry.origin.problem(
-                f"glob() picks classes of a step, and '{section}' is not a step section",
-                "use it on a step: model=glob(*forest*)",
-            )
-        )
-        return []
-    values = entry.override.value().filter(step_names[section])
-    if not values:
-        problems.append(
-            entry.origin.problem(
-                f"glob() matches no {section} class or config-group option",
-                did_you_mean("", step_names[section], f"{section} choice"),
-            )
-        )
-    return values
-
-
-# --- search spaces -------------------------------------------------------------------
-
-
 def search_space(
     entries: list[Entry], step_names: dict[str, list[str]]
 ) -> tuple[list[Param], list[str]]:
@@ -292,7 +134,7 @@ def _param(entry: Entry, step_names: dict[str, list[str]], problems: list[Proble
         return None
     log = "log" in (getattr(value, "tags", None) or set())
     if isinstance(value, Glob):
-        names = _glob_values(entry, step_names, problems)
+        names = glob_values(entry, step_names, problems)
         return _categorical(entry, names, names) if names else None
     if isinstance(value, ChoiceSweep):
         if log:
@@ -405,34 +247,3 @@ def corner_points(params: list[Param]) -> list[list[str]]:
             point[i] = param.override(value)
             points.append(point)
     return points
-
-
-def step_choices(sections: tuple[str, ...], config_dir: Path) -> dict[str, list[str]]:
-    """Per step section: registered classes and config-group options (for glob())."""
-    from ednax.config.overrides import group_options
-    from ednax.registry import REGISTRY
-
-    return {s: sorted(set(REGISTRY.names(s)) | set(group_options(s, config_dir))) for s in sections}
-
-
-def _element_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    from hydra.core.override_parser.types import Transformer
-
-    return Transformer.str(value)
-
-
-def _reason(exc: Exception) -> str:
-    """Hydra's parse error without its first line (which repeats the override) and its
-    link to the docs."""
-    lines = [line for line in str(exc).strip().splitlines() if not line.startswith("See http")]
-    if len(lines) > 1 and lines[0].startswith("Error parsing override"):
-        lines = lines[1:]
-    return " ".join(lines) or type(exc).__name__
-
-
-_GRAMMAR = (
-    "write a list (a,b), choice(a, b), range(start, stop[, step]), interval(low, high), "
-    "int(interval(low, high)) or tag(log, interval(low, high))"
-)

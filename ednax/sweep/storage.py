@@ -1,0 +1,149 @@
+"""The Optuna storage of a search: its URL, one open storage per process, and what to say
+of a URL whose database driver is missing.
+
+The default storage is a SQLite file in the sweep folder; any Optuna RDB URL works. A URL
+is never shown with its password (`mask_password`). A job opens the storage the sweeper
+created (`existing=True`), from the composed Hydra config when it can, so that a URL given
+through an interpolation (`${oc.env:OPTUNA_STORAGE}`) never reaches a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from ednax.errors import UsageError
+
+DEFAULT_DB = "optuna.db"
+SQLITE_TIMEOUT_S = 60
+SQLITE_SYNC = "OFF"
+# Workers started together on a new storage race to create its tables; the losers retry.
+CREATE_RETRY_S = 60
+# SQLAlchemy's driver for a storage URL (postgresql:// is psycopg 3; mysql:// is mysqldb)
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "PyMySQL",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+}
+
+_STORAGES: dict[str, Any] = {}
+
+
+def mask_password(url: str) -> str:
+    """An RDB URL without its password, for records and messages."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
+def storage_url(configured: str | None, sweep_dir: Path) -> str:
+    """The configured storage, else a SQLite file in the sweep folder."""
+    return configured or f"sqlite:///{(Path(sweep_dir) / DEFAULT_DB).resolve()}"
+
+
+def job_storage_url(sweep_dir: Path) -> str:
+    """The storage of the running sweep, as a job sees it: from the composed Hydra config
+    (so a URL given through an interpolation such as ${oc.env:...} is never written to
+    disk), else the default SQLite file."""
+    configured = None
+    with contextlib.suppress(Exception):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            configured = HydraConfig.get().sweeper.get("storage")
+    return storage_url(configured, sweep_dir)
+
+
+def open_storage(url: str, *, existing: bool = False) -> Any:
+    """An RDB storage, one per URL and process (a joblib worker runs many trials; the
+    basic launcher runs them in the sweeper's process). `existing` skips creating and
+    checking the tables: a job's storage, which the sweeper opened first."""
+    quiet_optuna()
+    if url in _STORAGES:
+        return _STORAGES[url]
+    options: dict[str, Any] = {
+        "skip_table_creation": existing,
+        "skip_compatibility_check": existing,
+    }
+    if url.startswith("sqlite"):
+        options["engine_kwargs"] = {"creator": _sqlite_opener(url)}
+    storage = _create_storage(url, options)
+    _STORAGES[url] = storage
+    return storage
+
+
+def missing_driver(url: str, driver: str) -> tuple[str, str]:
+    """What to say of a storage URL whose database driver is not installed: the message
+    (password masked) and the pip command that installs it."""
+    package = DRIVER_PACKAGES.get(driver, driver)
+    message = f"{mask_password(url)} needs the database driver '{driver}', not installed"
+    return message, f"pip install '{package}'"
+
+
+def quiet_optuna() -> None:
+    """ednax prints one line per trial; Optuna's own INFO lines would repeat them."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _create_storage(url: str, options: dict[str, Any]) -> Any:
+    """`RDBStorage(url)`, retried while another process creates the same tables: Optuna
+    checks for each table, then creates it, and stamps the schema version, so two sweeps
+    started together on a new database can fail with "table already exists" or a unique
+    constraint; a moment later the tables are there and the next attempt just opens them."""
+    import optuna
+
+    deadline = time.monotonic() + CREATE_RETRY_S
+    while True:
+        try:
+            return optuna.storages.RDBStorage(url, **options)
+        except ImportError:
+            raise _missing_driver_error(url) from None
+        except Exception as exc:
+            if not _creation_race(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1 + random.random() * 0.4)
+
+
+def _missing_driver_error(url: str) -> Exception:
+    from sqlalchemy.engine import make_url
+
+    message, hint = missing_driver(url, make_url(url).get_dialect().driver)
+    return UsageError(f"the Optuna storage {message}: {hint}")
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """An error of two processes creating the same tables (not a wrong URL or password)."""
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc).lower()
+    race = ("already exists", "duplicate", "database is locked")
+    return isinstance(exc, DBAPIError) and any(words in text for words in race)
+
+
+def _sqlite_opener(url: str):
+    """Connections to a SQLite storage that wait for the lock (parallel jobs write to one
+    file) and do not sync to disk on every commit: a commit survives a killed process, as
+    bundle files do, and a study of hundreds of trials is not slowed by fsync."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database or ":memory:"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(database, timeout=SQLITE_TIMEOUT_S, check_same_thread=False)
+        connection.execute(f"PRAGMA synchronous={SQLITE_SYNC}")
+        return connection
+
+    return connect
