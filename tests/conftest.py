@@ -121,3 +121,81 @@ def line_of(text: str, fragment: str) -> int:
         if fragment in line and not line.lstrip().startswith("#"):
             return number
     raise AssertionError(f"{fragment!r} is not in the config")
+
+
+# A user's plugin module, written beside the config and named in its `imports:`.
+PLUGIN = '''
+import time
+
+from ednax.registry import register
+
+
+@register("model", "my_forest", family="sklearn")
+class MyForest:
+    """A small random forest from a plugin.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Number of trees.
+    random_state : int | None
+        Seed of the forest.
+    """
+
+    def __init__(self, n_estimators: int = 5, random_state: int | None = None):
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    def build(self, task):
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(self.n_estimators, random_state=self.random_state)
+
+
+@register("model", "exploding", family="sklearn")
+class Exploding:
+    """A model whose fit always fails.
+
+    Parameters
+    ----------
+    message : str
+        What the failure says.
+    """
+
+    def __init__(self, message: str = "boom"):
+        self.message = message
+
+    def build(self, task):
+        return _Estimator(self.message, seconds=0.0)
+
+
+@register("model", "sleepy", family="sklearn")
+class Sleepy:
+    """A model whose fit takes a long time.
+
+    Parameters
+    ----------
+    seconds : float
+        How long fit sleeps.
+    """
+
+    def __init__(self, seconds: float = 120.0):
+        self.seconds = seconds
+
+    def build(self, task):
+        return _Estimator(None, seconds=self.seconds)
+
+
+class _Estimator:
+    def __init__(self, message, seconds):
+        self.message, self.seconds = message, seconds
+
+    def fit(self, X, y):
+        time.sleep(self.seconds)
+        if self.message:
+            raise RuntimeError(self.message)
+        return self
+
+    def predict(self, X):
+        return [0] * len(X)
+'''

@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, SAMPLES, Result, bundle_of, read_json, read_yaml, run_cli, write
+from tests.conftest import (
+    PLUGIN,
+    REPO,
+    SAMPLES,
+    Result,
+    bundle_of,
+    read_json,
+    read_yaml,
+    run_cli,
+    write,
+)
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 KINDS = (
@@ -30,83 +40,6 @@ KINDS = (
     "metric",
 )
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-
-# A user's plugin module, written beside the config and named in its `imports:`.
-PLUGIN = '''
-import time
-
-from ednax.registry import register
-
-
-@register("model", "my_forest", family="sklearn")
-class MyForest:
-    """A small random forest from a plugin.
-
-    Parameters
-    ----------
-    n_estimators : int
-        Number of trees.
-    random_state : int | None
-        Seed of the forest.
-    """
-
-    def __init__(self, n_estimators: int = 5, random_state: int | None = None):
-        self.n_estimators = n_estimators
-        self.random_state = random_state
-
-    def build(self, task):
-        from sklearn.ensemble import RandomForestClassifier
-
-        return RandomForestClassifier(self.n_estimators, random_state=self.random_state)
-
-
-@register("model", "exploding", family="sklearn")
-class Exploding:
-    """A model whose fit always fails.
-
-    Parameters
-    ----------
-    message : str
-        What the failure says.
-    """
-
-    def __init__(self, message: str = "boom"):
-        self.message = message
-
-    def build(self, task):
-        return _Estimator(self.message, seconds=0.0)
-
-
-@register("model", "sleepy", family="sklearn")
-class Sleepy:
-    """A model whose fit takes a long time.
-
-    Parameters
-    ----------
-    seconds : float
-        How long fit sleeps.
-    """
-
-    def __init__(self, seconds: float = 120.0):
-        self.seconds = seconds
-
-    def build(self, task):
-        return _Estimator(None, seconds=self.seconds)
-
-
-class _Estimator:
-    def __init__(self, message, seconds):
-        self.message, self.seconds = message, seconds
-
-    def fit(self, X, y):
-        time.sleep(self.seconds)
-        if self.message:
-            raise RuntimeError(self.message)
-        return self
-
-    def predict(self, X):
-        return [0] * len(X)
-'''
 
 
 def plugin_config(folder: Path, model: str) -> Path:

@@ -28,10 +28,9 @@ def registry(
     from ednax.registry import KINDS, REGISTRY
 
     if config is not None:
-        from ednax.config.resolve import import_plugins
-        from ednax.config.source import read_source
+        from ednax.app.plugins import import_config_plugins
 
-        import_plugins(read_source(config), REGISTRY)
+        import_config_plugins(config, REGISTRY)
 
     kinds = [kind] if kind else list(KINDS)
     out = console()

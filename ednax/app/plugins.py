@@ -1,0 +1,26 @@
+"""Plugin modules for the commands that start from a config file or from a bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ednax.config.plugins import import_plugins
+from ednax.config.source import read_source
+from ednax.errors import Problem
+from ednax.registry import REGISTRY, Registry
+
+
+def import_config_plugins(config_file: str | Path, registry: Registry = REGISTRY) -> None:
+    """Import the `imports:` of a config file, as a run of it would."""
+    source = read_source(config_file)
+
+    def locate(message: str, path: str, hint: str | None) -> Problem:
+        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
+
+    import_plugins(source.imports, folders=[source.path.parent], registry=registry, locate=locate)
+
+
+def plugin_dirs(record: dict) -> list[Path]:
+    """Where a bundle's `imports:` live: beside the config file it was run from."""
+    config_file = record.get("config_file")
+    return [Path(config_file).parent] if config_file else []

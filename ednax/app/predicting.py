@@ -1,0 +1,111 @@
+"""Predict with a finished run, from its bundle alone: `load` a run, then `predict` rows
+(a DataFrame, a dict of columns, a list of records), a csv file, or a split of the run's
+own data. The same checks and artifacts serve `ednax predict` and the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ednax.app.plugins import plugin_dirs
+from ednax.config.plugins import import_plugins
+from ednax.engine.predict import Predictions, Predictor, check_frame, read_input_csv
+from ednax.errors import Problem, UsageError
+from ednax.registry import REGISTRY
+from ednax.runs.bundle import Bundle
+from ednax.runs.store import find_run
+
+
+class LoadedRun:
+    """A bundle's fitted preprocessing and model, checked and ready to predict."""
+
+    def __init__(self, bundle: Bundle, fold: str | None = None):
+        self.bundle = bundle
+        self.record = bundle.read_run()
+        self.config = yaml.safe_load((bundle.path / "config.yaml").read_text())
+        _import_plugins(bundle, self.record, self.config)
+        family = self.record.get("family", "sklearn")
+        self.predictor = Predictor(bundle, self.config, family, _fold(self.config, fold))
+
+    @property
+    def id(self) -> str:
+        return self.bundle.run_id
+
+    @property
+    def path(self) -> Path:
+        return self.bundle.path
+
+    def __repr__(self) -> str:
+        return f"LoadedRun(id={self.id!r}, path='{self.path}')"
+
+    def predict(self, rows: Any, id_column: str | None = None) -> Any:
+        """Predictions for `rows` as a DataFrame: the columns `ednax predict` writes."""
+        return self.predictions(rows, id_column).to_frame()
+
+    def predictions(self, rows: Any, id_column: str | None = None) -> Predictions:
+        ids, X = check_frame(_frame(rows), self.predictor.schema, id_column, "the rows")
+        return self.predictor.predict(X, ids)
+
+    def predict_csv(self, path: str | Path, id_column: str | None = None) -> Predictions:
+        ids, X = read_input_csv(Path(path), self.predictor.schema, id_column)
+        return self.predictor.predict(X, ids)
+
+    def predict_split(self, split: str) -> Predictions:
+        """The run's own data step loaded again, and one of its splits predicted."""
+        from ednax.app.running import bundle_config
+
+        resolved = bundle_config(self.bundle, self.record)
+        dataset = REGISTRY.build("data", resolved["data"]).load()
+        if split not in dataset.splits:
+            raise UsageError(f"data:{split}: the run's data has splits {sorted(dataset.splits)}")
+        chosen = dataset.splits[split]
+        return self.predictor.predict(chosen.X, chosen.ids.tolist())
+
+
+def load(run: str | Path, runs_dir: str | Path = "runs", fold: str | None = None) -> LoadedRun:
+    """A run by bundle path, id (or unique prefix), `latest` or `EXPERIMENT/latest`."""
+    return LoadedRun(Bundle.open(find_run(str(run), Path(runs_dir))), fold)
+
+
+def _frame(rows: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        return rows.copy()
+    if isinstance(rows, dict) or (
+        isinstance(rows, list) and all(isinstance(r, dict) for r in rows)
+    ):
+        return pd.DataFrame(rows)
+    raise UsageError(
+        f"cannot predict on a {type(rows).__name__}: give a DataFrame, a dict of columns "
+        "or a list of records (dicts)"
+    )
+
+
+def _import_plugins(bundle: Bundle, record: dict, config: dict) -> None:
+    """The original config's `imports:` (they live beside it), for classes they register."""
+
+    def locate(message: str, path: str, hint: str | None) -> Problem:
+        return Problem(message, path=path, file=str(bundle.path / "config.yaml"), hint=hint)
+
+    names = list(config.get("imports") or [])
+    import_plugins(names, folders=plugin_dirs(record), registry=REGISTRY, locate=locate)
+
+
+def _fold(config: dict, fold: str | None) -> str:
+    """The fold whose model predicts: none for a holdout run, one named for a k-fold run."""
+    evaluation = config.get("evaluation") or {"strategy": "holdout"}
+    if evaluation["strategy"] == "holdout":
+        if fold:
+            raise UsageError("--fold is for k-fold runs; this run used a holdout split")
+        return ""
+    folds = evaluation["folds"] * evaluation.get("repeats", 1)
+    names = [f"fold-{k}" for k in range(folds)]
+    if fold not in names:
+        raise UsageError(
+            f"this run trained one model per fold ({evaluation['strategy']}); "
+            f"choose one with --fold {names[0]} (folds: {', '.join(names)})"
+        )
+    return fold

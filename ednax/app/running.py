@@ -1,0 +1,133 @@
+"""Run, validate, resume and rerun: a config (or a bundle) to a finished run bundle.
+
+Each function resolves the config, hands a distributed fit's other processes to the
+engine's scratch runner (they return None: rank 0 owns the bundle), and runs the
+experiment with the caller's options.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ednax.app.plugins import plugin_dirs
+from ednax.config.resolve import load_config
+from ednax.engine.distributed import is_other_rank, run_other_rank
+from ednax.engine.experiment import Experiment, RunResult
+from ednax.engine.spec import ResolvedConfig
+from ednax.errors import UsageError
+from ednax.runs.bundle import Bundle
+from ednax.runs.provenance import process_alive
+from ednax.runs.store import find_run
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is carried out, as the caller chose.
+
+    `say` receives the run's progress lines; `cache` reads and fills the preprocessing
+    cache; `command` is recorded in run.json (default: this process's argv); `interactive`
+    says whether progress may draw bars (None: whether stdout is a terminal).
+    """
+
+    say: Callable[[str], None] = _print
+    cache: bool = True
+    command: list[str] | None = None
+    interactive: bool | None = None
+
+    def experiment(self, config: ResolvedConfig, **kwargs) -> Experiment:
+        return Experiment(
+            config,
+            say=self.say,
+            command=self.command,
+            cache=self.cache,
+            interactive=self.interactive,
+            **kwargs,
+        )
+
+
+def validate(config_file: str | Path, overrides: Sequence[str] = ()) -> ResolvedConfig:
+    """The resolved config, or a ConfigError listing every problem; nothing runs."""
+    return load_config(config_file, list(overrides))
+
+
+def run(
+    config_file: str | Path, overrides: Sequence[str] = (), options: RunOptions | None = None
+) -> RunResult | None:
+    """Compose, validate and run a config into a new bundle."""
+    options = options or RunOptions()
+    resolved = load_config(config_file, list(overrides))
+    if is_other_rank():
+        run_other_rank(resolved)
+        return None
+    return options.experiment(resolved).run()
+
+
+def rerun(
+    run_ref: str,
+    overrides: Sequence[str] = (),
+    runs_dir: str | Path = "runs",
+    options: RunOptions | None = None,
+) -> RunResult | None:
+    """A bundle's resolved config run again (with overrides on top) into a new bundle."""
+    options = options or RunOptions()
+    bundle = Bundle.open(find_run(run_ref, Path(runs_dir)))
+    record = bundle.read_run()
+    resolved = bundle_config(bundle, record, overrides)
+    if is_other_rank():  # a DDP process Lightning started by running the command again
+        run_other_rank(resolved)
+        return None
+    lineage = {"rerun_of": record["id"], "rerun_bundle": str(bundle.path)}
+    return options.experiment(resolved, lineage=lineage).run()
+
+
+def resume(
+    run_ref: str, runs_dir: str | Path = "runs", options: RunOptions | None = None
+) -> RunResult | None:
+    """Continue an interrupted or failed run from its last checkpoint, into its bundle."""
+    options = options or RunOptions()
+    bundle = Bundle.open(find_run(run_ref, Path(runs_dir)))
+    record = bundle.read_run()
+    other_rank = is_other_rank()
+    if not other_rank:  # rank 0 has already taken the bundle over
+        _check_resumable(bundle, record)
+    resolved = bundle_config(bundle, record)
+    last = bundle.artifacts_dir / "last.ckpt"
+    resume_from = last if resolved.family == "torch" and last.is_file() else None
+    if other_rank:
+        run_other_rank(resolved, resume_from)
+        return None
+    _restore_history(bundle, resume_from, resolved.family)
+    how = f"from {last.name}" if resume_from else "from the start: no checkpoint was saved"
+    options.say(f"resuming {bundle.path} ({record['status']}) {how}")
+    return options.experiment(resolved, bundle=bundle, resume_from=resume_from).run()
+
+
+def bundle_config(bundle: Bundle, record: dict, overrides: Sequence[str] = ()) -> ResolvedConfig:
+    return load_config(
+        bundle.path / "config.yaml", list(overrides), plugin_dirs=plugin_dirs(record)
+    )
+
+
+def _check_resumable(bundle: Bundle, record: dict) -> None:
+    status = record.get("status")
+    if status in ("completed", "pruned"):
+        raise UsageError(f"run {bundle.run_id} is {status}: there is nothing to resume")
+    pid, host = record.get("pid"), record.get("host")
+    if status == "running" and pid and host == socket.gethostname() and process_alive(pid):
+        raise UsageError(f"run {bundle.run_id} is still running (pid {pid}); stop it first")
+
+
+def _restore_history(bundle: Bundle, resume_from: Path | None, family: str) -> None:
+    """history.csv as the checkpoint left it: epochs after it are trained again."""
+    if family != "torch":
+        return
+    from ednax.engine.torch import history_before
+
+    bundle.write_history(history_before(resume_from) if resume_from else [])
