@@ -64,7 +64,7 @@ def test_plugins_doc_code_compiles_and_registers_documented_classes(monkeypatch)
             exec(code, {"__name__": f"plugins_doc_block_{i}"})
     shown = {
         (entry.kind, entry.name): entry
-        for kind in ("model", "loss", "metric", "module")
+        for kind in ("model", "loss", "metric", "module", "logger")
         for entry in scratch.entries(kind)
         if entry.target.startswith("plugins_doc_block_")
     }
@@ -75,6 +75,7 @@ def test_plugins_doc_code_compiles_and_registers_documented_classes(monkeypatch)
         ("metric", "error_rate"),
         ("module", "l2_penalty"),
         ("module", "with_grad_norm"),
+        ("logger", "jsonl"),
     }
     for entry in shown.values():
         signature = entry.signature()
