@@ -50,12 +50,27 @@ def validate(config: str | Path, overrides: Sequence[str] = ()) -> ResolvedConfi
     return validate_config(config, overrides)
 
 
-def load(run: str | Path, runs_dir: str | Path = "runs", fold: str | None = None) -> LoadedRun:
+def load(
+    run: str | Path,
+    runs_dir: str | Path = "runs",
+    fold: str | None = None,
+    *,
+    trust: bool = False,
+) -> LoadedRun:
     """A finished run, ready to `predict(rows)` exactly as `ednax predict` does. `run` is a
-    bundle path, a run id (or unique prefix), `latest` or `EXPERIMENT/latest`."""
+    bundle path, a run id (or unique prefix), `latest` or `EXPERIMENT/latest`.
+
+    Its pickles are loaded only if this user's ednax signed them (docs/security.md);
+    `trust=True` loads those of a bundle from elsewhere, with a warning, once you know
+    where it came from (their sha256 is still checked)."""
+    import warnings
+
     from ednax.app.predicting import load as load_run
 
-    return load_run(run, runs_dir, fold)
+    loaded = load_run(run, runs_dir, fold, trust=trust)
+    if loaded.trusted_warning:
+        warnings.warn(loaded.trusted_warning, UserWarning, stacklevel=2)
+    return loaded
 
 
 def _quiet(line: str) -> None:

@@ -199,3 +199,13 @@ class _Estimator:
     def predict(self, X):
         return [0] * len(X)
 '''
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_secret(tmp_path_factory: pytest.TempPathFactory):
+    """ednax signs its pickles with a per-user secret (ednax.runs.trust); the tests use
+    one of their own, never the real home's. The `cli` subprocesses inherit it."""
+    secret = tmp_path_factory.mktemp("ednax-secret") / "secret"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDNAX_SECRET_FILE", str(secret))
+        yield secret

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from ednax.runs import atomic, bundle
+from ednax.runs import atomic, bundle, trust
 from ednax.runs.bundle import STATUSES, Bundle, new_run_id
 from ednax.runs.provenance import collect_env, git_state
 
@@ -360,7 +360,9 @@ def test_artifact_checksums_match_the_files(tmp_path):
         ("predictions.csv", text),
         ("checkpoints/best.ckpt", checkpoint),
     ]:
-        assert recorded[name] == {"sha256": sha256_of(path), "size": path.stat().st_size}
+        sha256, signature = trust.artifact_digests(path)  # the hmac: docs/security.md
+        assert sha256 == sha256_of(path)
+        assert recorded[name] == {"sha256": sha256, "hmac": signature, "size": path.stat().st_size}
     assert entries(run.artifacts_dir) == ["checkpoints", "model.pkl", "predictions.csv"]
 
 

@@ -19,15 +19,32 @@ from ednax.runs.store import find_run
 
 
 class LoadedRun:
-    """A bundle's fitted preprocessing and model, checked and ready to predict."""
+    """A bundle's fitted preprocessing and model, checked and ready to predict.
 
-    def __init__(self, bundle: Bundle, fold: str | None = None):
+    Its pickles are unpickled only if this user's ednax signed them, unless `trust` (the
+    user vouches for the bundle: `trusted_warning` says so); their sha256 is always checked.
+    """
+
+    def __init__(self, bundle: Bundle, fold: str | None = None, *, trust: bool = False):
         self.bundle = bundle
+        self.trust = trust
         self.record = bundle.read_run()
         self.config = yaml.safe_load((bundle.path / "config.yaml").read_text())
         _import_plugins(bundle, self.record, self.config)
         family = self.record.get("family", "sklearn")
-        self.predictor = Predictor(bundle, self.config, family, _fold(self.config, fold))
+        fold_name = _fold(self.config, fold)
+        self.predictor = Predictor(bundle, self.config, family, fold_name, trust=trust)
+
+    @property
+    def trusted_warning(self) -> str | None:
+        """What to tell the user when the bundle's pickles are loaded on their word."""
+        if not self.trust:
+            return None
+        return (
+            f"trusting {self.path}: its pickles are unpickled without checking that this "
+            "user's ednax wrote them (their sha256 is still checked); unpickling runs any "
+            "code they hold, so use --trust only for a bundle whose origin you know"
+        )
 
     @property
     def id(self) -> str:
@@ -64,9 +81,16 @@ class LoadedRun:
         return self.predictor.predict(chosen.X, chosen.ids.tolist())
 
 
-def load(run: str | Path, runs_dir: str | Path = "runs", fold: str | None = None) -> LoadedRun:
-    """A run by bundle path, id (or unique prefix), `latest` or `EXPERIMENT/latest`."""
-    return LoadedRun(Bundle.open(find_run(str(run), Path(runs_dir))), fold)
+def load(
+    run: str | Path,
+    runs_dir: str | Path = "runs",
+    fold: str | None = None,
+    *,
+    trust: bool = False,
+) -> LoadedRun:
+    """A run by bundle path, id (or unique prefix), `latest` or `EXPERIMENT/latest`;
+    `trust` loads pickles this user's ednax did not sign (docs/security.md)."""
+    return LoadedRun(Bundle.open(find_run(str(run), Path(runs_dir))), fold, trust=trust)
 
 
 def _frame(rows: Any) -> Any:

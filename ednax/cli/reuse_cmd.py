@@ -27,13 +27,22 @@ def predict(
     output: Path = typer.Option(None, "-o", "--output", help="csv to write (default: stdout)"),
     id_column: str = typer.Option(None, "--id-column", help="a column of the csv to use as id"),
     fold: str = typer.Option(None, "--fold", help="for a k-fold run: the fold's model to use"),
+    trust: bool = typer.Option(
+        False,
+        "--trust",
+        help="load the run's pickles even though this user's ednax did not sign them (a "
+        "bundle from a colleague): only for a bundle whose origin you know; see "
+        "docs/security.md",
+    ),
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
     """Predict with a run's fitted preprocessing and model (estimator or best checkpoint)."""
     from ednax.app.predicting import load
 
-    loaded = load(run, runs_dir, fold)
+    loaded = load(run, runs_dir, fold, trust=trust)
+    if loaded.trusted_warning:
+        console(stderr=True).print(f"warning: {loaded.trusted_warning}", markup=False)
     if source.startswith("data:"):
         predictions = loaded.predict_split(source.partition(":")[2])
     else:

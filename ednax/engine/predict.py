@@ -3,7 +3,11 @@
 Everything comes from the bundle: the raw feature schema the model was trained on
 (artifacts/data_schema.json), the fitted preprocessing, and the estimator or the best
 checkpoint. An artifact is used only if its sha256 matches the one run.json recorded, and
-nothing is unpickled from outside the bundle's artifacts/.
+nothing is unpickled from outside the bundle's artifacts/. A pickle is unpickled only if
+its hmac, too, verifies with this user's secret (ednax.runs.trust): a sha256 beside the
+file is rewritten as easily as the file. `trust=True` (`ednax predict --trust`) skips that
+check for a bundle the user vouches for; the sha256 is still checked. Checkpoints are read
+with `torch.load(..., weights_only=True)`, which cannot run code, and need no signature.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ednax.errors import UsageError
+from ednax.runs import trust as signatures
 from ednax.runs.bundle import Bundle
 
 
@@ -67,41 +72,79 @@ class Predictions:
 class Predictor:
     """A bundle's fitted preprocessing and model, checked and loaded once."""
 
-    def __init__(self, bundle: Bundle, config: dict[str, Any], family: str, fold: str = ""):
+    def __init__(
+        self,
+        bundle: Bundle,
+        config: dict[str, Any],
+        family: str,
+        fold: str = "",
+        *,
+        trust: bool = False,
+    ):
         """`config` is the run's resolved config (its config.yaml); `fold` a k-fold run's
-        fold whose model predicts."""
+        fold whose model predicts; `trust` unpickles the bundle's pickles without checking
+        that this user's ednax signed them (their sha256 is still checked)."""
         self.bundle = bundle
         self.config = config
         self.family = family
         self.prefix = f"{fold}/" if fold else ""
+        self.trust = trust
         self.record = bundle.read_run()
-        self.schema = json.loads(self.verified("data_schema.json").read_text())
+        self.schema = json.loads(self._read("data_schema.json")[1])
 
     @property
     def features(self) -> list[str]:
         return [f["name"] for f in self.schema["features"]]
 
     def verified(self, name: str) -> Path:
-        """artifacts/<name>, if it is there and its checksum is the one run.json recorded."""
+        """artifacts/<name>, if it is there and its checksum is the one run.json recorded
+        (for a file read by something that cannot run code: json, a weights_only load)."""
+        return self._read(name)[0]
+
+    def unpickled(self, name: str) -> Any:
+        """artifacts/<name> unpickled, from the very bytes whose sha256 and hmac were
+        checked: unless the bundle is trusted, a pickle this user's ednax did not sign is
+        refused before a byte of it is loaded."""
+        _, data = self._read(name)
+        if not self.trust:
+            recorded = self.record["artifacts"][name]
+            if "hmac" not in recorded:
+                self._refuse(name, signatures.UNSIGNED)
+            if not signatures.artifact_signed(data, recorded["hmac"]):
+                self._refuse(name, signatures.NOT_SIGNED)
+        return pickle.loads(data)
+
+    def _read(self, name: str) -> tuple[Path, bytes]:
         artifacts = self.bundle.path / "artifacts"
         path = (artifacts / name).resolve()
         if artifacts.resolve() not in path.parents:
             raise UsageError(f"artifact {name} is outside {artifacts}; refusing to load it")
-        recorded = self.record.get("artifacts", {}).get(name)
-        if recorded is None or not path.is_file():
+        recorded = (self.record.get("artifacts") or {}).get(name)
+        if not isinstance(recorded, dict) or not path.is_file():
             raise UsageError(
                 f"{self.bundle.path} has no recorded artifact {name}; was the run completed?"
             )
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != recorded["sha256"]:
+        data = path.read_bytes()
+        digest, expected = hashlib.sha256(data).hexdigest(), str(recorded.get("sha256"))
+        if digest != expected:
             raise UsageError(
                 f"artifact {path} was changed after the run (sha256 {digest[:12]}..., "
-                f"recorded {recorded['sha256'][:12]}...); refusing to load it"
+                f"recorded {expected[:12]}...); refusing to load it"
             )
-        return path
+        return path, data
+
+    def _refuse(self, name: str, reason: str) -> None:
+        path = self.bundle.path / "artifacts" / name
+        raise UsageError(
+            f"refusing to unpickle {path}: it is {reason}. Unpickling a file runs whatever "
+            f"code it holds.\n    This user's secret is {signatures.secret_path()}. If you "
+            "know where this bundle came from and trust whoever wrote it, load it "
+            f"deliberately: ednax predict --trust {self.bundle.path} ... "
+            "(Python: ednax.load(run, trust=True)); see docs/security.md"
+        )
 
     def predict(self, X: np.ndarray, ids: list[Any]) -> Predictions:
-        pipeline = _unpickle(self.verified(self.prefix + "preprocess.pkl"))
+        pipeline = self.unpickled(self.prefix + "preprocess.pkl")
         X = np.asarray(pipeline.transform(X), dtype=np.float64)
         if self.family == "torch":
             values, proba = self._predict_torch(X)
@@ -110,7 +153,7 @@ class Predictor:
         return Predictions(ids, values, proba, self.schema.get("classes"))
 
     def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        estimator = _unpickle(self.verified(self.prefix + "model.pkl"))
+        estimator = self.unpickled(self.prefix + "model.pkl")
         proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
         return estimator.predict(X), proba
 
@@ -164,11 +207,6 @@ class Predictor:
             if name in recorded:
                 return self.verified(name)
         raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")
-
-
-def _unpickle(path: Path) -> Any:
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
 
 
 def read_input_csv(path: Path, schema: dict[str, Any], id_column: str | None) -> tuple:

@@ -8,12 +8,20 @@ changed parameter, class, input file or library misses the cache.
 
 A cache entry is written to a temporary folder and renamed into place, so concurrent runs
 never read half an entry; when two write the same key at once, the first rename wins.
+
+An entry is signed: meta.json holds an HMAC, with this user's secret (ednax.runs.trust),
+of its key, feature names, pipeline.pkl and splits.npz, and the key itself includes a
+public name of the secret, so users sharing a runs folder keep apart entries. An entry
+whose signature does not verify (a file dropped or changed there by someone else) is never
+unpickled: it is a miss, the preprocessing is fitted afresh and replaces it, and the run
+says so (`Prepared.note`, for its log).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import pickle
@@ -27,6 +35,7 @@ import numpy as np
 
 from ednax.engine.spec import digest
 from ednax.registry import REGISTRY
+from ednax.runs import trust as signatures
 from ednax.steps.base import Dataset, Split
 
 
@@ -35,6 +44,19 @@ class Prepared:
     dataset: Dataset
     pipeline: Any
     cached: bool
+    note: str | None = None  # a cache entry refused, for the run's log
+
+
+@dataclass
+class Lookup:
+    """What the cache had for a key: a verified entry (`hit`), nothing, or an entry that
+    failed its check and was not loaded (`refused` says why)."""
+
+    hit: tuple[Any, dict[str, np.ndarray], list[str]] | None = None
+    refused: str | None = None
+
+
+META, PIPELINE, SPLITS = "meta.json", "pipeline.pkl", "splits.npz"
 
 
 class PreprocessCache:
@@ -51,42 +73,100 @@ class PreprocessCache:
                 "preprocess": steps,
                 "code": code_version(steps),
                 "fold": fold,
+                "signer": signatures.signer_id(),
             }
         )
 
     def load(self, key: str) -> tuple[Any, dict[str, np.ndarray], list[str]] | None:
+        return self.lookup(key).hit
+
+    def lookup(self, key: str) -> Lookup:
+        """The entry of `key`, unpickled only once its signature verified."""
         if self.root is None:
-            return None
+            return Lookup()
         entry = self.root / key
         try:
-            meta = json.loads((entry / "meta.json").read_text())
-            with open(entry / "pipeline.pkl", "rb") as handle:
-                pipeline = pickle.load(handle)
-            with np.load(entry / "splits.npz") as arrays:
+            meta_text = (entry / META).read_bytes()
+            pipeline_bytes = (entry / PIPELINE).read_bytes()
+        except OSError:
+            return Lookup()  # absent (or being replaced): a miss
+        try:
+            meta = json.loads(meta_text)
+            names, signature = meta["feature_names"], meta.get("hmac")
+        except (ValueError, KeyError, TypeError):
+            return Lookup(refused=f"cache entry {entry} is unreadable ({META} is malformed)")
+        try:
+            expected = _signature(key, names, pipeline_bytes, entry / SPLITS)
+        except OSError:
+            return Lookup()
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
+            why = "unsigned" if signature is None else signatures.NOT_SIGNED
+            return Lookup(refused=f"cache entry {entry} is {why}")
+        try:
+            pipeline = pickle.loads(pipeline_bytes)  # the very bytes that were verified
+            with np.load(entry / SPLITS) as arrays:  # no pickles: allow_pickle is off
                 splits = {name: arrays[name] for name in arrays.files}
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
-            return None
-        return pipeline, splits, meta["feature_names"]
+            return Lookup()
+        return Lookup(hit=(pipeline, splits, names))
 
     def store(
-        self, key: str, pipeline: Any, splits: dict[str, np.ndarray], names: list[str]
+        self,
+        key: str,
+        pipeline: Any,
+        splits: dict[str, np.ndarray],
+        names: list[str],
+        *,
+        replace_refused: bool = False,
     ) -> None:
-        if self.root is None or (self.root / key).exists():
+        """Add the entry of `key`, unless one is there already (the first writer wins);
+        `replace_refused` puts aside an entry that failed its check, so this one replaces it."""
+        if self.root is None:
+            return
+        target = self.root / key
+        if target.exists() and not replace_refused:
             return
         self.root.mkdir(parents=True, exist_ok=True)
         temp = self.root / f".tmp-{key}-{secrets.token_hex(4)}"
         temp.mkdir()
         try:
-            with open(temp / "pipeline.pkl", "wb") as handle:
-                pickle.dump(pipeline, handle, protocol=5)
-            np.savez(temp / "splits.npz", **splits)
-            (temp / "meta.json").write_text(json.dumps({"feature_names": names}))
-            os.rename(temp, self.root / key)
+            pipeline_bytes = pickle.dumps(pipeline, protocol=5)
+            (temp / PIPELINE).write_bytes(pipeline_bytes)
+            np.savez(temp / SPLITS, **splits)
+            signature = _signature(key, names, pipeline_bytes, temp / SPLITS)
+            (temp / META).write_text(json.dumps({"feature_names": names, "hmac": signature}))
+            if replace_refused:
+                _put_aside(self.root, target)
+            os.rename(temp, target)
         except OSError:
             pass  # another run stored the same key first
         finally:
             with contextlib.suppress(OSError):
                 shutil.rmtree(temp)
+
+
+def _signature(key: str, names: Any, pipeline: bytes, splits: Path) -> str:
+    """The entry's HMAC with this user's secret: its key (an entry moved to another key
+    fails), feature names, pipeline and split arrays, each framed by its length."""
+    mac = signatures.Signer("preprocess-cache").new()
+    for part in (key.encode(), json.dumps(names).encode(), pipeline):
+        mac.update(len(part).to_bytes(8, "big") + part)
+    with open(splits, "rb") as handle:
+        mac.update(os.fstat(handle.fileno()).st_size.to_bytes(8, "big"))
+        while chunk := handle.read(1 << 20):
+            mac.update(chunk)
+    return mac.hexdigest()
+
+
+def _put_aside(root: Path, entry: Path) -> None:
+    """Move a refused entry out of the way, then delete it; a run doing the same at once
+    finds it gone, which is as good."""
+    aside = root / f".refused-{entry.name}-{secrets.token_hex(4)}"
+    try:
+        os.rename(entry, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def code_version(steps: list[dict]) -> str:
@@ -106,9 +186,9 @@ def code_version(steps: list[dict]) -> str:
 
 def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: str) -> Prepared:
     """Fit `steps` on the train split (or take them from the cache) and transform all."""
-    hit = cache.load(key)
-    if hit is not None:
-        pipeline, arrays, names = hit
+    found = cache.lookup(key)
+    if found.hit is not None:
+        pipeline, arrays, names = found.hit
         if set(arrays) == set(dataset.splits):
             return Prepared(_with_features(dataset, arrays, names), pipeline, cached=True)
     from ednax.steps.preprocess import make_pipeline, output_feature_names
@@ -123,8 +203,11 @@ def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: st
         for name, s in dataset.splits.items()
     }
     names = output_feature_names(pipeline, dataset.feature_names)
-    cache.store(key, pipeline, arrays, names)
-    return Prepared(_with_features(dataset, arrays, names), pipeline, cached=False)
+    cache.store(key, pipeline, arrays, names, replace_refused=found.refused is not None)
+    note = None
+    if found.refused:
+        note = f"preprocess: ignored {found.refused}; not loaded, fitted afresh and replaced"
+    return Prepared(_with_features(dataset, arrays, names), pipeline, cached=False, note=note)
 
 
 def _with_features(dataset: Dataset, arrays: dict[str, np.ndarray], names: list[str]):

@@ -3,7 +3,7 @@
     <runs_dir>/<experiment>/<run-id>/
       config.yaml     the resolved config          overrides.yaml  what the command line changed
       run.json        id, status, times, command, seed, fingerprints, classes, sweep, trial,
-                      error, artifact checksums
+                      error, artifact checksums (sha256, and an hmac with this user's secret)
       env.json        interpreter, machine, packages, git state
       code.patch      `git diff HEAD` when the tree was dirty
       metrics.json    final metrics per split      history.csv     one row per epoch
@@ -23,7 +23,6 @@ moment leaves each file either complete or absent. The engine drives a bundle as
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import secrets
@@ -34,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ednax.runs import atomic
+from ednax.runs import atomic, trust
 from ednax.runs.provenance import collect_env, git_patch, git_state
 from ednax.vocabulary import NAME_RULE, name_problem
 
@@ -52,7 +51,6 @@ LOG_FILE = "log.txt"
 ARTIFACTS_DIR = "artifacts"
 
 _CREATE_ATTEMPTS = 100
-_HASH_CHUNK = 1 << 20
 
 # One run is written by one process; this lock keeps its threads (a trainer callback and
 # the main loop, say) from interleaving the read-modify-write of run.json or history.csv.
@@ -295,7 +293,11 @@ class Bundle:
         return path
 
     def _record_artifact(self, name: str, path: Path) -> Path:
-        entry = {"sha256": _sha256(path), "size": path.stat().st_size}
+        # The sha256 says the file is whole; the hmac, made with this user's secret (kept
+        # outside the runs folder), says this user's ednax wrote it: `ednax predict`
+        # unpickles nothing without it (ednax.runs.trust, docs/security.md).
+        sha256, signature = trust.artifact_digests(path)
+        entry = {"sha256": sha256, "hmac": signature, "size": path.stat().st_size}
         with _LOCK:
             artifacts = self.read_run().get("artifacts") or {}
             artifacts[name] = entry
@@ -341,14 +343,6 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
             return list(csv.DictReader(handle))
     except FileNotFoundError:
         return []
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _now() -> float:
