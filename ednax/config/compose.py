@@ -18,7 +18,8 @@ from ednax.config.overrides import (
     OverridePlan,
     plan_overrides,
 )
-from ednax.config.source import SourceFile, read_source
+from ednax.config.source import SourceFile, defaults_choices, read_source, read_yaml
+from ednax.config.trust import check_composed
 from ednax.errors import ConfigError, Problem
 from ednax.vocabulary import LIST_SECTIONS
 
@@ -100,17 +101,19 @@ def _hydra_compose(source: SourceFile, hydra_overrides: list[str]) -> dict[str, 
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     searchpath = f"hydra.searchpath=[file://{BUILTIN_CONFIGS}]"
+    check_group_files(source, hydra_overrides)
     try:
         with initialize_config_dir(config_dir=str(source.path.parent), version_base="1.3"):
             cfg = hydra_compose(
                 config_name=source.path.stem,
                 overrides=[searchpath, *hydra_overrides],
-                return_hydra_config=False,
+                return_hydra_config=True,
             )
+            check_composed(cfg.hydra, source.name, dict(cfg.hydra.runtime.choices))
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(
             Problem(
@@ -120,7 +123,48 @@ def _hydra_compose(source: SourceFile, hydra_overrides: list[str]) -> dict[str, 
                 "(groups live beside the config file and in ednax's built-in configs)",
             )
         ) from None
+    with open_dict(cfg):
+        del cfg["hydra"]
     return OmegaConf.to_container(cfg, resolve=False)
+
+
+def check_group_files(source: SourceFile, hydra_overrides: list[str]) -> None:
+    """The config-group files of the user's folder that composition reads (chosen by the
+    defaults list, by the defaults lists of those, or by a Hydra-bound override), read
+    within the bounds of the config itself before Hydra reads them."""
+    folder = source.path.parent
+    pending = [*source.chosen_configs, *_override_choices(hydra_overrides)]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        file = folder / f"{name}.yaml"
+        if name in seen or not file.is_file():
+            continue
+        seen.add(name)
+        pending += defaults_choices(read_yaml(file), name.rpartition("/")[0])
+
+
+def _override_choices(hydra_overrides: list[str]) -> list[str]:
+    """`group=option` (`+`, `++`, sweeps of options) of Hydra-bound overrides as paths."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    chosen = []
+    for text in hydra_overrides:
+        try:
+            override = parser.parse_overrides([text])[0]
+        except OverrideParseException:
+            continue  # Hydra reports it
+        if override.type == OverrideType.DEL:
+            continue
+        value = override.value()
+        options = getattr(value, "list", value)
+        for option in options if isinstance(options, list) else [options]:
+            if isinstance(option, str):
+                chosen.append(f"{override.key_or_group.strip('/')}/{option}")
+    return chosen
 
 
 def _first_paragraph(exc: Exception) -> str:
@@ -134,6 +178,7 @@ def _apply_switches(composed: Composed) -> None:
             continue
         from omegaconf import OmegaConf
 
+        read_yaml(switch.option_file)  # within the bounds of the config itself
         content = OmegaConf.to_container(OmegaConf.load(switch.option_file), resolve=False)
         if not isinstance(content, dict) or "type" not in content:
             raise ConfigError(

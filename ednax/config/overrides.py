@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ednax.config.trust import override_problems
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 from ednax.vocabulary import STEP_SECTIONS
 
@@ -117,6 +118,10 @@ def plan_overrides(
             raise UsageError(
                 f"'{text}' is a sweep (several values); add -m to run one job per value"
             )
+        refused = override_problems(text, override)
+        if refused:
+            problems.extend(refused)
+            continue
         try:
             _place(override, text, plan, config_dir, default_groups, class_names)
         except ConfigError as exc:

@@ -1,8 +1,16 @@
 """The user's config file before composition: checked to exist and parse, and mapped to lines.
 
-Hydra composes the file; this module reads it first only to give good errors (missing
-file, empty file, YAML syntax error at file:line) and to know the line of every key, so
-that a validation error can point at `iris.yaml:12 model.n_estimators`.
+Hydra composes the file; this module reads it first to give good errors (missing file,
+empty file, YAML syntax error at file:line), to know the line of every key, so that a
+validation error can point at `iris.yaml:12 model.n_estimators`, and to refuse what no
+config may do before Hydra ever sees the file:
+
+- YAML aliases are bounded. `*name` repeats everything under `&name`, so aliases of aliases
+  multiply: a few hundred bytes ("billion laughs") would expand to billions of values in
+  OmegaConf. Composing counts what every alias copies (`MAX_ALIAS_VALUES` in all) and how
+  deep the nesting goes (`MAX_DEPTH`); a file beyond either is an error at the alias's line.
+  The same bound applies to the config-group files ednax reads (`read_yaml`).
+- The `hydra:` section may not name code for Hydra to call (`config/trust.py`).
 """
 
 from __future__ import annotations
@@ -13,12 +21,83 @@ from pathlib import Path
 
 import yaml
 
+from ednax.config.trust import file_problems
 from ednax.errors import ConfigError, Problem, did_you_mean
+
+# What the aliases of one file may copy in all (values: scalars, lists and mappings), and
+# how deep its lists and mappings may nest. A config with a few anchors copies tens.
+MAX_ALIAS_VALUES = 1_000
+MAX_DEPTH = 100
+ALIAS_HINT = (
+    "an alias (*name) repeats everything under its anchor (&name), so aliases of aliases "
+    "multiply; write the values out, or alias smaller parts"
+)
+
+
+class _Unbounded(Exception):
+    """A file beyond the bounds, at `mark`: turned into a located Problem by the caller."""
+
+    def __init__(self, message: str, mark: yaml.Mark, hint: str):
+        super().__init__(message)
+        self.message, self.mark, self.hint = message, mark, hint
 
 
 class ConfigLoader(yaml.SafeLoader):
     """PyYAML's safe loader, reading numbers as Hydra and OmegaConf do: YAML 1.1 wants a
-    dot and a signed exponent in a float (`1.0e-3`); researchers write `1e-3` and `3e3`."""
+    dot and a signed exponent in a float (`1.0e-3`); researchers write `1e-3` and `3e3`.
+
+    Composing bounds aliases and nesting (see the module's docstring): every node's size
+    with its aliases expanded is known when it is complete, and each alias adds its
+    anchor's size to what the file's aliases copy."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+        self._copied = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None and id(anchored) not in self._sizes:
+                raise _Unbounded(
+                    f"the alias *{event.anchor} is inside its own anchor &{event.anchor} "
+                    "(a structure that contains itself)",
+                    event.start_mark,
+                    "an alias may only repeat an anchor that is complete before it",
+                )
+            node = super().compose_node(parent, index)
+            self._copied += self._sizes[id(node)]
+            if self._copied > MAX_ALIAS_VALUES:
+                raise _Unbounded(
+                    f"the YAML aliases expand to more than {MAX_ALIAS_VALUES:,} values "
+                    f"(by the alias *{event.anchor} here)",
+                    event.start_mark,
+                    ALIAS_HINT,
+                )
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Unbounded(
+                f"lists and mappings nest more than {MAX_DEPTH} levels deep",
+                self.peek_event().start_mark,
+                "a config nests a few levels (section, parameter, value)",
+            )
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._sizes[id(node)] = 1 + sum(self._sizes[id(child)] for child in _children(node))
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 ConfigLoader.add_implicit_resolver(
@@ -46,6 +125,7 @@ class SourceFile:
     imports: list[str] = field(default_factory=list)
     uses_hydra_resolver: bool = False
     composes_configs: bool = False
+    chosen_configs: list[str] = field(default_factory=list)
     content: dict = field(default_factory=dict)
 
     @property
@@ -87,10 +167,7 @@ def read_source(path: str | Path) -> SourceFile:
             )
         )
     text = file.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text, Loader=ConfigLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(_yaml_problem(file, exc)) from None
+    root = _compose_bounded(text, file)
     if root is None or (isinstance(root, yaml.MappingNode) and not root.value):
         raise ConfigError(
             Problem(
@@ -114,9 +191,37 @@ def read_source(path: str | Path) -> SourceFile:
     source.top_keys = [k.value for k, _ in root.value]
     source.default_groups = _default_groups(root)
     source.composes_configs = _composes_configs(root)
+    source.chosen_configs = defaults_choices(root)
     source.imports = _imports(root)
     source.uses_hydra_resolver = "${hydra:" in text
+    problems = [
+        Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
+        for path, message, hint in file_problems(source.content.get("hydra"))
+    ]
+    if problems:
+        raise ConfigError(problems)
     return source
+
+
+def read_yaml(path: Path) -> yaml.Node | None:
+    """A YAML file ednax reads besides the config (a config-group option), checked to parse
+    within the bounds of the config itself; its node tree."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(Problem(f"cannot read {path}: {exc}", file=str(path))) from None
+    return _compose_bounded(text, Path(path))
+
+
+def _compose_bounded(text: str, file: Path) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=ConfigLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_problem(file, exc)) from None
+    except _Unbounded as exc:
+        raise ConfigError(
+            Problem(exc.message, file=str(file), line=exc.mark.line + 1, hint=exc.hint)
+        ) from None
 
 
 def _imports(root: yaml.MappingNode) -> list[str]:
@@ -194,6 +299,45 @@ def _default_groups(root: yaml.MappingNode) -> set[str]:
                     else:
                         groups.add(name.removeprefix("override ").strip())
     return groups
+
+
+def defaults_choices(root: yaml.Node | None, group: str = "") -> list[str]:
+    """The configs a file's defaults list selects, as paths from the config folder without
+    `.yaml` (`model/forest_small`); `group` is the file's own group (its folder), against
+    which Hydra reads relative entries. `_self_`, unset and interpolated choices are left out."""
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    chosen: list[str] = []
+    for key, value in root.value:
+        if key.value != "defaults" or not isinstance(value, yaml.SequenceNode):
+            continue
+        for item in value.value:
+            if isinstance(item, yaml.ScalarNode):
+                chosen += _choice(group, "", item)
+            elif isinstance(item, yaml.MappingNode):
+                for k, v in item.value:
+                    name = str(k.value).removeprefix("override ").removeprefix("optional ")
+                    name = name.strip().lstrip("+~").split("@")[0]
+                    options = v.value if isinstance(v, yaml.SequenceNode) else [v]
+                    for option in options:
+                        chosen += _choice(group, name, option)
+    return chosen
+
+
+def _choice(group: str, name: str, option: yaml.Node) -> list[str]:
+    if not isinstance(option, yaml.ScalarNode) or option.tag.endswith(":null"):
+        return []
+    value = str(option.value)
+    if value in ("", "_self_", "???") or "${" in value:
+        return []
+    if not name:  # `- other` (beside this file) or `- /other`: a config, not a choice
+        return [value[1:]] if value.startswith("/") else [_joined(group, value)]
+    base = name[1:] if name.startswith("/") else _joined(group, name)
+    return [_joined(base, value)]
+
+
+def _joined(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p)
 
 
 def _composes_configs(root: yaml.MappingNode) -> bool:

@@ -1,5 +1,8 @@
-"""The `csv` data step's file handling: reading a CSV, checking its columns, the task of
-its target, and a DataFrame's feature columns as the matrix X.
+"""The `csv` data step's file handling: reading a CSV, checking its columns and rows, the
+task of its target, and a DataFrame's feature columns as the matrix X.
+
+Rows are named as *data rows*, counted from 1 after the header (data row 1 is the file's
+second line when no quoted value spans lines).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from ednax.errors import ConfigError, Problem, did_you_mean
 # In `task: auto`, an integer-valued numeric target with at most this many distinct values
 # is taken for class labels; anything else numeric is a regression target.
 MAX_AUTO_CLASSES = 20
+ROWS_HINT = "data rows count from 1 after the header"
+FILE_HINT = "a csv file holds a header row naming the columns, then one row per example"
 
 
 def absolute(path: str) -> pathlib.Path:
@@ -23,20 +28,28 @@ def absolute(path: str) -> pathlib.Path:
     return candidate.resolve()
 
 
-def read_csv(path: pathlib.Path, key: str, error: type, nrows: int | None = None) -> Any:
+def read_csv(
+    path: pathlib.Path,
+    key: str,
+    error: type,
+    nrows: int | None = None,
+    usecols: list[str] | None = None,
+) -> Any:
     import pandas as pd
 
-    def fail(message: str) -> Exception:
+    def fail(message: str, hint: str | None = None) -> Exception:
         if error is ConfigError:
-            return ConfigError(Problem(message, path=key))
-        return error(message)
+            return ConfigError(Problem(message, path=key, hint=hint))
+        return error(f"{message}\n    {hint}" if hint else message)
 
     if not path.is_file():
         reason = "is a directory, not a file" if path.is_dir() else "not found"
         raise fail(f"CSV file {reason}: {path}")
     try:
-        return pd.read_csv(path, nrows=nrows)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return pd.read_csv(path, nrows=nrows, usecols=usecols)
+    except pd.errors.EmptyDataError:
+        raise fail(f"the CSV file is empty: {path}", FILE_HINT) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise fail(f"cannot read {path} as CSV: {exc}") from exc
 
 
@@ -51,16 +64,88 @@ def check_target(target: str, columns: list[str], path: pathlib.Path) -> None:
         )
 
 
+def check_rows(frame: Any, target: str, features: list[str], task: str, path: Any) -> str:
+    """The rows of a csv checked before any work, and the task (see `resolve_task`).
+
+    A file with no data rows, a numeric column with stray text (`stray_text`), empty target
+    cells and a classification target with a single class are errors, each naming the
+    column, the first data row concerned and its value."""
+    if len(frame) == 0:
+        raise ConfigError(
+            Problem(
+                f"{path} has a header but no data rows",
+                path="data.path",
+                hint=FILE_HINT,
+            )
+        )
+    checked = features if task == "classification" else [target, *features]
+    problems = [p for name in checked if (p := stray_text(frame[name], name, target)) is not None]
+    if problems:
+        raise ConfigError(problems)
+    check_target_filled(frame[target], target)
+    task = resolve_task(frame[target], task, target)
+    if task == "classification":
+        check_classes(frame[target], target)
+    return task
+
+
+def stray_text(column: Any, name: str, target: str) -> Problem | None:
+    """A problem when a column is numbers with some text: more than half its non-missing
+    values read as numbers, but not all (a column of text in half its rows or more is
+    categorical)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None
+    present = column.dropna()
+    numbers = pd.to_numeric(present, errors="coerce").notna()
+    parsed = int(numbers.sum())
+    if parsed * 2 <= len(present) or parsed == len(present):
+        return None
+    text = present[~numbers.to_numpy()]
+    row, value, more = int(text.index[0]) + 1, text.iloc[0], len(text) - 1
+    others = f", and {more} more row(s) hold text" if more else ""
+    is_target = name == target
+    way_out = (
+        "or set data.task: classification if the values are class labels"
+        if is_target
+        else "or leave the column out with data.features"
+    )
+    return Problem(
+        f"{'target ' if is_target else ''}column '{name}' holds numbers, but data row {row} "
+        f"is {value!r}{others}",
+        path="data.target" if is_target else "data.path",
+        hint=f"fix or empty those cells in the file (an empty cell is a missing value); "
+        f"{way_out}; {ROWS_HINT}",
+    )
+
+
 def check_target_filled(target: Any, name: str) -> None:
-    """A ConfigError naming the first rows when the target column has empty cells."""
+    """A ConfigError naming the first data rows when the target column has empty cells."""
     if target.isna().any():
-        missing = [int(i) for i in np.flatnonzero(target.isna().to_numpy())[:5]]
+        missing = [int(i) + 1 for i in np.flatnonzero(target.isna().to_numpy())[:5]]
         raise ConfigError(
             Problem(
                 f"target column '{name}' has {int(target.isna().sum())} empty "
-                f"cell(s) (first rows: {missing})",
+                f"cell(s) (first data rows: {', '.join(map(str, missing))})",
                 path="data.target",
-                hint="fill or drop those rows in the file, or choose another target",
+                hint=f"fill or drop those rows in the file, or choose another target; {ROWS_HINT}",
+            )
+        )
+
+
+def check_classes(target: Any, name: str) -> None:
+    """A ConfigError when a classification target holds a single class."""
+    if target.nunique(dropna=True) < 2:
+        value = target.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ConfigError(
+            Problem(
+                f"target column '{name}' holds a single class: every one of its "
+                f"{len(target)} data rows is {value!r}",
+                path="data.target",
+                hint="a classifier needs at least two classes: check the file and "
+                "data.target (or data.task: regression, for a number to predict)",
             )
         )
 

@@ -17,12 +17,11 @@ from ednax.steps.base import Dataset, Step
 from ednax.steps.csv_columns import MAX_AUTO_CLASSES as MAX_AUTO_CLASSES
 from ednax.steps.csv_columns import (
     absolute,
+    check_rows,
     check_target,
-    check_target_filled,
     feature_columns,
     feature_matrix,
     read_csv,
-    resolve_task,
 )
 from ednax.steps.splits import array_fingerprint, check_fractions, encode_labels, plain, split_rows
 
@@ -31,6 +30,8 @@ CsvTask = Literal["auto", "classification", "regression"]
 SyntheticTask = Literal["classification", "regression"]
 
 _REGRESSION_TOYS = ("diabetes",)
+# Csv.infer_task's answer (the task, or the problems) for the file last checked
+_CHECKED: dict[tuple, str | list[Problem]] = {}
 _IMAGE_SHAPES = {"digits": (1, 8, 8)}
 
 
@@ -107,6 +108,13 @@ class Csv(Step):
     that are all numeric give a float64 X (missing cells as NaN); if any feature column holds
     text, X is an object array (text as str, missing as NaN) for `one_hot` to encode.
 
+    The file is checked at validation, before any work: it must have data rows, the
+    target no empty cells, and a classification target two classes at least. A column is
+    categorical when text fills half its non-missing cells or more; one where more than
+    half read as numbers but some do not ('?', '12 kg') is a numeric column with stray
+    text, an error naming the first such data row (counted from 1 after the header) and
+    its value (the target is exempt under `task: classification`).
+
     Parameters
     ----------
     path : str
@@ -152,18 +160,36 @@ class Csv(Step):
         self.random_state = random_state
 
     def infer_task(self) -> str:
-        """The task, from `task` or the target column's values; checks that the file, the
-        target and the feature columns exist, so a config fails before any work."""
-        import pandas as pd
-
+        """The task, from `task` or the target column's values; checks the file, its
+        columns and its rows (see above), so a config fails before any work. The file is
+        read once per version of it: a sweep's jobs share the answer."""
         check_fractions(self.val, self.test)
         path = absolute(self.path)
+        if not path.is_file():
+            read_csv(path, "data.path", ConfigError, nrows=0)  # says why
+        stat = path.stat()
+        features = None if self.features is None else tuple(map(str, self.features))
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        key = (str(path), version, self.target, features, self.task)
+        if key not in _CHECKED:
+            _CHECKED.clear()  # one file (one data section) at a time is what sweeps need
+            try:
+                _CHECKED[key] = self._checked(path)
+            except ConfigError as exc:
+                _CHECKED[key] = exc.problems
+        answer = _CHECKED[key]
+        if isinstance(answer, list):
+            raise ConfigError(answer)
+        return answer
+
+    def _checked(self, path) -> str:
         header = read_csv(path, "data.path", ConfigError, nrows=0)
         columns = [str(c) for c in header.columns]
         check_target(self.target, columns, path)
-        feature_columns(columns, self.target, self.features, self.path)
-        target = pd.read_csv(path, usecols=[self.target])[self.target]
-        return resolve_task(target, self.task, self.target)
+        features = feature_columns(columns, self.target, self.features, self.path)
+        frame = read_csv(path, "data.path", ConfigError, usecols=[self.target, *features])
+        frame.columns = [str(c) for c in frame.columns]
+        return check_rows(frame, self.target, features, self.task, path)
 
     def load(self) -> Dataset:
         check_fractions(self.val, self.test)
@@ -174,8 +200,7 @@ class Csv(Step):
         check_target(self.target, columns, path)
         features = feature_columns(columns, self.target, self.features, self.path)
         target = frame[self.target]
-        check_target_filled(target, self.target)
-        task = resolve_task(target, self.task, self.target)
+        task = check_rows(frame, self.target, features, self.task, path)
         if task == "classification":
             y, classes = encode_labels(target.to_numpy())
         else:

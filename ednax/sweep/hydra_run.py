@@ -27,8 +27,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ednax.config.compose import check_group_files
 from ednax.config.overrides import BUILTIN_CONFIGS
 from ednax.config.source import SourceFile
+from ednax.config.trust import check_composed, check_overrides
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -62,7 +64,11 @@ def is_hydra_override(text: str) -> bool:
 def hydra_section(source: SourceFile, hydra_overrides: list[str]) -> dict[str, Any]:
     """The composed `hydra.sweeper` and `hydra.launcher` of the config (interpolations
     resolved), as plain dicts; `launcher_name`, the launcher's config-group option
-    (basic, joblib, submitit_slurm...); `submitit_folder`, that setting unresolved."""
+    (basic, joblib, submitit_slurm...); `submitit_folder`, that setting unresolved.
+    Nothing of it may name code for Hydra to call (`config/trust.py`): the overrides are
+    checked before composing, what config groups brought in after."""
+    check_overrides(hydra_overrides)
+    check_group_files(source, hydra_overrides)
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -75,6 +81,7 @@ def hydra_section(source: SourceFile, hydra_overrides: list[str]) -> dict[str, A
                 overrides=[_searchpath(), *hydra_overrides],
                 return_hydra_config=True,
             )
+            check_composed(cfg.hydra, source.name, dict(cfg.hydra.runtime.choices))
             launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
             return {
                 "sweeper": OmegaConf.to_container(cfg.hydra.sweeper, resolve=True),
