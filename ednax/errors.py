@@ -7,6 +7,7 @@ exits with its `exit_code` (2 for a bad config or command, 1 for a run that fail
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -70,6 +71,42 @@ class RunError(EdnaxError):
 
     exit_code = 1
     title = "run failed"
+
+
+# What the machine refused, said for people, with what to do about it.
+_FAULTS = {
+    errno.ENOSPC: ("the disk is full", "free space there, or set experiment.runs_dir elsewhere"),
+    errno.EDQUOT: ("the disk quota is used up", "free space there, or set experiment.runs_dir"),
+    errno.EACCES: ("permission denied", "make it writable, or set experiment.runs_dir elsewhere"),
+    errno.EPERM: ("permission denied", "make it writable, or set experiment.runs_dir elsewhere"),
+    errno.EROFS: ("the filesystem is read-only", "set experiment.runs_dir to a writable folder"),
+    errno.ENOTDIR: (
+        "a file stands where a folder should be",
+        "move the file, or choose another experiment.runs_dir",
+    ),
+}
+
+
+class FaultError(RunError):
+    """The machine refused what a run needed: a full disk, a read-only or forbidden folder."""
+
+    def __init__(self, what: str, path: str | None, hint: str, recorded: bool = True):
+        self.what, self.path, self.hint = what, path, hint
+        where = f" at {path}" if path else ""
+        note = "" if recorded else " (the bundle could not record it)"
+        super().__init__(f"{what}{where}{note}\n    {hint}")
+
+
+def fault_of(exc: BaseException, recorded: bool = True, where: object = None) -> FaultError | None:
+    """The FaultError an OSError stands for, or None for errors that are not the machine's.
+    `where` is the place to name when the error names no file (a write to an open file)."""
+    if not isinstance(exc, OSError) or exc.errno not in _FAULTS:
+        return None
+    what, hint = _FAULTS[exc.errno]
+    # A copy or rename names its source and target; a full disk is the target's.
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    path = (exc.filename2 if full and exc.filename2 else exc.filename) or where
+    return FaultError(what, None if path is None else str(path), hint, recorded)
 
 
 @dataclass

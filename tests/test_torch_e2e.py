@@ -102,8 +102,13 @@ def sha256(path: Path) -> str:
 
 def start_run(cwd: Path, *args: str) -> subprocess.Popen:
     """`ednax run ...` in the background, as a user would start it from a shell."""
+    return start_cli(cwd, "run", *args)
+
+
+def start_cli(cwd: Path, *args: str) -> subprocess.Popen:
+    """An ednax command in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "ednax", "run", *map(str, args)],
+        [sys.executable, "-m", "ednax", *map(str, args)],
         cwd=cwd,
         env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
         stdout=subprocess.PIPE,
@@ -124,7 +129,21 @@ def wait_for_epochs(runs: Path, proc: subprocess.Popen, count: int, timeout: flo
     raise AssertionError(f"the run did not reach {count} epochs in {timeout} s")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def wait_for_lock(bundle: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `proc` holds the bundle's lock (its pid in the lock file)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the process ended early:\n" + "".join(proc.communicate())
+        lock = bundle / ".lock"
+        if lock.is_file() and f'"pid": {proc.pid},' in lock.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"pid {proc.pid} did not take the lock of {bundle} in {timeout} s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
     if proc.poll() is None:
         proc.kill()
     proc.communicate()
@@ -349,6 +368,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
     reference_dir.mkdir()
     reference = start_run(reference_dir, *args)  # the same command, trained alongside
     killed = start_run(workdir, *args)
+    resuming = None
     try:
         bundle = wait_for_epochs(workdir / "runs", killed, KILL_AFTER)
         live = run_cli("resume", bundle, cwd=workdir)  # too early: the run is alive
@@ -360,13 +380,20 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
         assert rows_in(bundle / "history.csv") < KILL_EPOCHS
         assert read_json(bundle / "run.json")["status"] == "running"
 
-        resumed = succeeded(run_cli("resume", bundle, cwd=workdir))
-        assert "(running) from last.ckpt" in resumed.text
+        resuming = start_cli(workdir, "resume", bundle)
+        wait_for_lock(bundle, resuming)
+        second = run_cli("resume", bundle, cwd=workdir)  # one process per bundle
+        assert second.code == 2, second.text
+        assert f"(pid {resuming.pid}" in second.text
+        out, err = resuming.communicate(timeout=300)
+        assert resuming.returncode == 0, out + err
+        assert "(running) from last.ckpt" in out + err
         out, err = reference.communicate(timeout=300)
         assert reference.returncode == 0, out + err
     finally:
         stop(killed)
         stop(reference)
+        stop(resuming)
 
     assert list((workdir / "runs" / "iris-mlp").iterdir()) == [bundle]  # resumed in place
     assert read_json(bundle / "run.json")["status"] == "completed"

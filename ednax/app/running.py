@@ -11,16 +11,19 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ednax.app.plugins import plugin_dirs
 from ednax.config.resolve import load_config
 from ednax.engine.distributed import is_other_rank, run_other_rank
-from ednax.engine.experiment import Experiment, RunResult
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import UsageError
 from ednax.runs.bundle import Bundle
 from ednax.runs.provenance import process_alive
 from ednax.runs.store import find_run
+
+if TYPE_CHECKING:  # the engine is imported when a run starts: validate stays light
+    from ednax.engine.experiment import Experiment, RunResult
 
 
 def _print(line: str) -> None:
@@ -42,6 +45,8 @@ class RunOptions:
     interactive: bool | None = None
 
     def experiment(self, config: ResolvedConfig, **kwargs) -> Experiment:
+        from ednax.engine.experiment import Experiment
+
         return Experiment(
             config,
             say=self.say,
@@ -103,7 +108,6 @@ def resume(
     if other_rank:
         run_other_rank(resolved, resume_from)
         return None
-    _restore_history(bundle, resume_from, resolved.family)
     how = f"from {last.name}" if resume_from else "from the start: no checkpoint was saved"
     options.say(f"resuming {bundle.path} ({record['status']}) {how}")
     return options.experiment(resolved, bundle=bundle, resume_from=resume_from).run()
@@ -122,12 +126,3 @@ def _check_resumable(bundle: Bundle, record: dict) -> None:
     pid, host = record.get("pid"), record.get("host")
     if status == "running" and pid and host == socket.gethostname() and process_alive(pid):
         raise UsageError(f"run {bundle.run_id} is still running (pid {pid}); stop it first")
-
-
-def _restore_history(bundle: Bundle, resume_from: Path | None, family: str) -> None:
-    """history.csv as the checkpoint left it: epochs after it are trained again."""
-    if family != "torch":
-        return
-    from ednax.engine.torch import history_before
-
-    bundle.write_history(history_before(resume_from) if resume_from else [])

@@ -7,7 +7,7 @@ import traceback
 from functools import lru_cache
 from typing import Any
 
-from ednax.errors import ConfigError, EdnaxError, UsageError, did_you_mean
+from ednax.errors import ConfigError, EdnaxError, UsageError, did_you_mean, fault_of
 
 
 @lru_cache(maxsize=2)
@@ -36,6 +36,11 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
         err.print(f"[bold red]{exc.title}:[/] ", end="")
         err.print(exc.render(), markup=False)
         return exc.exit_code
+    fault = fault_of(exc)  # the machine refused: a full disk, a read-only folder
+    if fault is not None:
+        err.print("[bold red]failed:[/] ", end="")
+        err.print(fault.render(), markup=False)
+        return fault.exit_code
     err.print(f"[bold red]internal error:[/] {type(exc).__name__}: ", end="")
     err.print(str(exc), markup=False)
     if not debug:

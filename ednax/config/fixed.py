@@ -8,6 +8,8 @@ bundle, so no later layer guesses it.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ednax.config.schema import check_fixed, join_path
@@ -28,7 +30,23 @@ def resolve_experiment(r: Resolving) -> None:
     problem = name_problem(values["name"])
     if problem:
         r.fail("experiment.name", problem, NAME_RULE)
+    problem = runs_dir_problem(values["runs_dir"])
+    if problem:
+        r.fail("experiment.runs_dir", problem, "choose a folder you can write to")
     r.out["experiment"] = values
+
+
+def runs_dir_problem(runs_dir: str) -> str | None:
+    """Why bundles could not be written under `runs_dir`: it, or the nearest part of it
+    that exists, must be a folder this user can write to (the rest is created)."""
+    existing = Path(runs_dir).expanduser()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"'{existing}' is a file, so '{runs_dir}' cannot be a folder of runs"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"'{existing}' is not writable (read-only, or not yours)"
+    return None
 
 
 def resolve_evaluation(r: Resolving) -> None:

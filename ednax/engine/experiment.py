@@ -8,8 +8,10 @@ leaves a record saying why; every outcome ends in one of the final statuses.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -23,9 +25,11 @@ from ednax.engine.evaluation import aggregate, folds
 from ednax.engine.preprocessing import PreprocessCache, prepare
 from ednax.engine.signals import signals_held, sigterm_raises
 from ednax.engine.spec import ResolvedConfig, digest
-from ednax.errors import ConfigError, EdnaxError, RunError
+from ednax.errors import ConfigError, EdnaxError, RunError, fault_of
 from ednax.registry import REGISTRY
+from ednax.runs.atomic import remove_temp_files
 from ednax.runs.bundle import Bundle
+from ednax.runs.lock import bundle_lock
 from ednax.runs.provenance import class_versions
 from ednax.steps.base import Dataset
 
@@ -117,14 +121,30 @@ class Experiment:
             self.bundle.log(line)
 
     def run(self) -> RunResult:
-        """Run into a new bundle, or continue the one given (resume)."""
+        """Run into a new bundle, or continue the one given (resume), holding its lock."""
         if self.bundle is None:
             self.bundle = self._create_bundle()
-        else:
+            with bundle_lock(self.bundle.path):
+                return self._run_locked()
+        with bundle_lock(self.bundle.path):  # a second resume of the bundle stops here
+            self._restore_history()
             self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
+            return self._run_locked()
+
+    def _restore_history(self) -> None:
+        """history.csv as the checkpoint left it: the epochs after it are trained again."""
+        if self.config.family != "torch":
+            return
+        from ednax.engine.torch import history_before
+
+        resumed = self.resume_from
+        self.bundle.write_history(history_before(resumed) if resumed else [])
+
+    def _run_locked(self) -> RunResult:
         try:
             with sigterm_raises():
                 metrics = self._run_steps()
+            self.bundle.finish("completed", metrics=metrics)
         except KeyboardInterrupt:
             with signals_held():
                 self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
@@ -137,19 +157,44 @@ class Experiment:
             self._finish_failed("failed", exc.render())
             raise
         except Exception as exc:
-            if _is_pruned(exc):
-                return self._finish_pruned(str(exc) or "pruned by Optuna")
-            reason = f"{type(exc).__name__}: {exc}"
-            self._finish_failed("failed", reason)
-            raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
-        self.bundle.finish("completed", metrics=metrics)
+            return self._failed_by(exc)
         return RunResult(self.bundle, "completed", metrics, monitor=self._monitor())
+
+    def _failed_by(self, exc: Exception) -> RunResult:
+        """A run stopped by an exception that is not an ednax error: pruned by a sweep, a
+        fault of the machine (a full disk: the run's temporary files are freed first, so
+        that the failure can be recorded), or a bug, reported with its bundle."""
+        if _is_pruned(exc):
+            return self._finish_pruned(str(exc) or "pruned by Optuna")
+        fault = fault_of(exc, where=self.bundle.path)
+        if fault is not None:
+            remove_temp_files(self.bundle.path)
+            if not self._finish_failed("failed", fault.render()):
+                fault = fault_of(exc, recorded=False, where=self.bundle.path)
+            raise fault from exc
+        reason = f"{type(exc).__name__}: {exc}"
+        self._finish_failed("failed", reason)
+        raise RunError(f"{reason}\n(bundle: {self.bundle.path})") from exc
 
     def _create_bundle(self) -> Bundle:
         experiment = self.config.experiment
-        bundle = Bundle.create(
-            Path(experiment["runs_dir"]), experiment["name"], parent=self.parent_dir
-        )
+        bundle = None
+        try:
+            bundle = Bundle.create(
+                Path(experiment["runs_dir"]), experiment["name"], parent=self.parent_dir
+            )
+            self._start(bundle)
+        except OSError as exc:  # no half-made bundle without run.json is left behind
+            if bundle is not None:
+                shutil.rmtree(bundle.path, ignore_errors=True)
+            fault = fault_of(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+        return bundle
+
+    def _start(self, bundle: Bundle) -> None:
+        experiment = self.config.experiment
         bundle.start(
             config=self.config.data,
             overrides=self.config.overrides,
@@ -175,7 +220,6 @@ class Experiment:
                 **self.lineage,
             },
         )
-        return bundle
 
     def _finish_pruned(self, reason: str) -> RunResult:
         """A sweep's pruner stopped the run (an Optuna trial): not a failure."""
@@ -186,10 +230,16 @@ class Experiment:
     def _monitor(self) -> str | None:
         return self.config["metrics"]["monitor"]
 
-    def _finish_failed(self, status: str, reason: str) -> None:
+    def _finish_failed(self, status: str, reason: str) -> bool:
+        """Record how the run ended; False if the bundle could not (a full disk, say)."""
         assert self.bundle is not None
-        self.bundle.log(traceback.format_exc())
-        self.bundle.finish(status, error=reason)
+        with contextlib.suppress(OSError):
+            self.bundle.log(traceback.format_exc())
+        try:
+            self.bundle.finish(status, error=reason)
+        except OSError:
+            return False
+        return True
 
     def _run_steps(self) -> dict[str, Any]:
         cfg = self.config
@@ -234,6 +284,8 @@ class Experiment:
         fold_key = f"{fold}:{digest(self.config['evaluation'])}" if fold else ""
         key = self.cache.key(self.config["data"], dataset.fingerprint, steps, fold_key)
         prepared = prepare(dataset, steps, self.cache, key)
+        if prepared.note:  # a cache entry refused (not signed by this user), say
+            self.say(prepared.note)
         prefix = f"{fold}/" if fold else ""
         self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
         how = "from the cache" if prepared.cached else "fit on train"

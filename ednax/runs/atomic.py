@@ -98,3 +98,14 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
     return str(value)
+
+
+def remove_temp_files(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporary files writers left under `folder` (a write cut short by a full
+    disk or a kill): hidden files ending in .tmp. Returns how many were removed."""
+    removed = 0
+    for temp in Path(folder).rglob(f".*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+            removed += 1
+    return removed

@@ -101,7 +101,7 @@ class EpochRecord(Checkpoint):
     def _save(self, trainer: pl.Trainer, path: Path, *, weights_only: bool) -> None:
         # Written beside the target and renamed over it: a killed run never leaves half a file.
         # Every process of a distributed fit takes part in saving; rank 0 alone writes.
-        temp = path.with_name(f".{path.name}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # unique per process
         trainer.save_checkpoint(temp, weights_only=weights_only)
         if trainer.is_global_zero:
             os.replace(temp, path)

@@ -112,7 +112,7 @@ def keep_checkpoints(
     """
     last = record.last_path if record.last_path.is_file() else None
     if best is None and last is not None and keep in ("best", "both"):
-        temp = record.best_path.with_name(f".{record.best_path.name}.tmp")
+        temp = record.best_path.with_name(f".{record.best_path.name}.{os.getpid()}.tmp")
         shutil.copyfile(last, temp)
         os.replace(temp, record.best_path)
         best = record.best_path
