@@ -148,8 +148,8 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
 
-def read_source(path: str | Path) -> SourceFile:
-    file = Path(path).expanduser()
+def _config_file(file: Path) -> Path:
+    """`file`, if it can be a config: it exists, is a file, and ends in .yaml."""
     if not file.exists():
         raise ConfigError(
             Problem(
@@ -166,6 +166,11 @@ def read_source(path: str | Path) -> SourceFile:
                 hint=f"rename it to {file.with_suffix('.yaml').name}",
             )
         )
+    return file
+
+
+def read_source(path: str | Path) -> SourceFile:
+    file = _config_file(Path(path).expanduser())
     text = file.read_text(encoding="utf-8")
     root = _compose_bounded(text, file)
     if root is None or (isinstance(root, yaml.MappingNode) and not root.value):

@@ -77,14 +77,11 @@ def fit_torch(
     interactive: bool | None = None,
 ) -> TorchResult:
     """Fit the torch model of `sections` on `dataset`; see the module docstring.
-
-    `on_epoch_end` receives each new history row (after the epoch's checkpoints are on
-    disk); a resumed run's earlier rows come back in `TorchResult.history` but are not
-    passed again. Ctrl-C and SIGTERM raise `TrainingInterrupted`. `one_process` refuses a
-    trainer that would start more processes (a sweep job's). `experiment` and `run_name`
-    name the run to a logger (default: the folders above `artifacts_dir`). `interactive`
-    says whether `progress: auto` may draw a bar (None: whether stdout is a terminal).
-    """
+    `on_epoch_end` gets each new history row once its checkpoints are on disk (a resumed
+    run's earlier rows are in `TorchResult.history` only); Ctrl-C and SIGTERM raise
+    `TrainingInterrupted`; `one_process` refuses a trainer that would start more processes
+    (a sweep job's); `experiment`/`run_name` name the run to a logger (default: the folders
+    above `artifacts_dir`); `interactive` lets `progress: auto` draw a bar (None: a tty)."""
     registry = registry or REGISTRY
     artifacts_dir = Path(artifacts_dir)
     names = logger_arguments(artifacts_dir, experiment, run_name)
