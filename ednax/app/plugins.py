@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ednax.config.plugins import import_plugins
+from ednax.config.plugins import import_source_plugins
 from ednax.config.source import read_source
-from ednax.errors import Problem
 from ednax.registry import REGISTRY, Registry
 
 
 def import_config_plugins(config_file: str | Path, registry: Registry = REGISTRY) -> None:
     """Import the `imports:` of a config file, as a run of it would."""
-    source = read_source(config_file)
-
-    def locate(message: str, path: str, hint: str | None) -> Problem:
-        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
-
-    import_plugins(source.imports, folders=[source.path.parent], registry=registry, locate=locate)
+    import_source_plugins(read_source(config_file), registry)
 
 
 def plugin_dirs(record: dict) -> list[Path]:

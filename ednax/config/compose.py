@@ -18,7 +18,13 @@ from ednax.config.overrides import (
     OverridePlan,
     plan_overrides,
 )
-from ednax.config.source import SourceFile, defaults_choices, read_source, read_yaml
+from ednax.config.source import (
+    SourceFile,
+    command_line_problem,
+    defaults_choices,
+    read_source,
+    read_yaml,
+)
 from ednax.config.trust import check_composed
 from ednax.errors import ConfigError, Problem
 from ednax.vocabulary import LIST_SECTIONS
@@ -44,16 +50,8 @@ class Composed:
         """A Problem located at `path`: on the command line, or at the file's line."""
         origin = self.plan.origin_of(path)
         if origin is not None:
-            return Problem(
-                message, path=path, hint=_join(f"(set on the command line by '{origin}')", hint)
-            )
-        return Problem(
-            message, path=path, file=self.source.name, line=self.source.line_of(path), hint=hint
-        )
-
-
-def _join(first: str, second: str | None) -> str:
-    return f"{first}; {second}" if second else first
+            return command_line_problem(message, path, origin, hint)
+        return self.source.problem(message, path, hint)
 
 
 def compose(

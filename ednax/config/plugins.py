@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ednax.config.source import SourceFile
 from ednax.errors import ConfigError, Problem
 from ednax.registry import Registry, RegistryError
 
@@ -45,6 +46,15 @@ def import_plugins(
             problems.append(locate(message, f"imports[{i}]", hint))
     if problems:
         raise ConfigError(problems)
+
+
+def import_source_plugins(
+    source: SourceFile, registry: Registry, folders: Iterable[str | Path] = ()
+) -> None:
+    """The `imports:` of a config file (beside it, in `folders`, or installed), each
+    failure located at its line."""
+    folders = [source.path.parent, *folders]
+    import_plugins(source.imports, folders=folders, registry=registry, locate=source.problem)
 
 
 def _import_failure(name: str, exc: Exception) -> tuple[str, str | None]:

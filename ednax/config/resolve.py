@@ -17,9 +17,9 @@ from ednax.config import fixed
 from ednax.config.compose import Composed, compose
 from ednax.config.overrides import imports_override
 from ednax.config.paths import absolute_paths
-from ednax.config.plugins import import_plugins
+from ednax.config.plugins import import_plugins, import_source_plugins
 from ednax.config.schema import check_params, join_path
-from ednax.config.source import SourceFile, read_source
+from ednax.config.source import SourceFile, command_line_problem, read_source
 from ednax.config.trainer import check_trainer
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import ConfigError, Problem, Suggestions
@@ -44,12 +44,12 @@ def load_config(
     """The resolved config of a file and its overrides. `plugin_dirs` are further folders
     where the config's `imports:` may live (a bundle's: the original config's folder)."""
     source = read_source(config_file)
-    folders = [source.path.parent, *plugin_dirs]
     given = imports_override(list(overrides))
     if given is None:
-        import_plugins(source.imports, folders=folders, registry=registry, locate=_at_file(source))
+        import_source_plugins(source, registry, plugin_dirs)
     else:  # `imports=[...]` on the command line: honoured, as the bundle records it
         names, text = given
+        folders = [source.path.parent, *plugin_dirs]
         import_plugins(names, folders=folders, registry=registry, locate=_on_command_line(text))
     composed = _compose(source, overrides, multirun, registry)
     return Resolver(composed, registry).resolve()
@@ -62,16 +62,7 @@ def _compose(source: SourceFile, overrides, multirun: bool, registry: Registry) 
 
 def _on_command_line(text: str):
     def locate(message: str, path: str, hint: str | None) -> Problem:
-        origin = f"(set on the command line by '{text}')"
-        return Problem(message, path=path, hint=f"{origin}; {hint}" if hint else origin)
-
-    return locate
-
-
-def _at_file(source: SourceFile):
-    def locate(message: str, path: str, hint: str | None) -> Problem:
-        line = source.line_of(path)
-        return Problem(message, path=path, file=source.name, line=line, hint=hint)
+        return command_line_problem(message, path, text, hint)
 
     return locate
 

@@ -141,6 +141,16 @@ class SourceFile:
             probe = _parent(probe)
         return None
 
+    def problem(self, message: str, path: str, hint: str | None = None) -> Problem:
+        """A Problem at `path` of this file, with its line."""
+        return Problem(message, path=path, file=self.name, line=self.line_of(path), hint=hint)
+
+
+def command_line_problem(message: str, path: str, text: str, hint: str | None = None) -> Problem:
+    """A Problem at `path`, set by the command-line override `text`."""
+    origin = f"(set on the command line by '{text}')"
+    return Problem(message, path=path, hint=f"{origin}; {hint}" if hint else origin)
+
 
 def _parent(path: str) -> str:
     if path.endswith("]"):
@@ -200,7 +210,7 @@ def read_source(path: str | Path) -> SourceFile:
     source.imports = _imports(root)
     source.uses_hydra_resolver = "${hydra:" in text
     problems = [
-        Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
+        source.problem(message, path, hint)
         for path, message, hint in file_problems(source.content.get("hydra"))
     ]
     if problems:

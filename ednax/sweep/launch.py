@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ednax.config.plugins import import_plugins
-from ednax.config.source import SourceFile, read_source
+from ednax.config.plugins import import_source_plugins
+from ednax.config.source import SourceFile, command_line_problem, read_source
 from ednax.engine.signals import sigterm_raises
 from ednax.errors import ConfigError, Problem, UsageError
 from ednax.registry import REGISTRY
@@ -337,9 +337,8 @@ def _locator(source: SourceFile, hydra_overrides: list[str]):
         for text in hydra_overrides:
             key = text.split("=", 1)[0].lstrip("+~")
             if path == key or path.startswith(key + ".") or key.startswith(path + "."):
-                origin = f"(set on the command line by '{text}')"
-                return Problem(message, path=path, hint=f"{origin}; {hint}" if hint else origin)
-        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
+                return command_line_problem(message, path, text, hint)
+        return source.problem(message, path, hint)
 
     return locate
 
@@ -352,7 +351,4 @@ def _with_hint(problem: Problem, note: str) -> Problem:
 def _import_plugins(source: SourceFile) -> None:
     """The config's `imports:`, a module that does not import located at its line."""
 
-    def locate(message: str, path: str, hint: str | None) -> Problem:
-        return Problem(message, path=path, file=source.name, line=source.line_of(path), hint=hint)
-
-    import_plugins(source.imports, folders=[source.path.parent], registry=REGISTRY, locate=locate)
+    import_source_plugins(source, REGISTRY)
