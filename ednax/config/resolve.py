@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,30 @@ class Resolver:
             return
         steps = [self._resolve_section(kind, f"{name}[{i}]", item) for i, item in enumerate(raw)]
         self.out[name] = [s for s in steps if s is not None]
+        if name == "preprocess":
+            self._check_modality(self.out[name])
+
+    def _check_modality(self, steps: list[dict]) -> None:
+        """Image preprocess steps need image data, and tabular ones tabular data."""
+        data = self.out.get("data")
+        if data is None:
+            return
+        modality = self.registry.get("data", data["type"]).tags.get("modality", "tabular")
+        for i, step in enumerate(steps):
+            entry = self.registry.get("preprocess", step["type"])
+            if entry.tags.get("modality", "tabular") == modality:
+                continue
+            fitting = [
+                e.name
+                for e in self.registry.entries("preprocess")
+                if e.tags.get("modality", "tabular") == modality
+            ]
+            self.fail(
+                f"preprocess[{i}].type",
+                f"preprocess '{step['type']}' is for {entry.tags.get('modality', 'tabular')} "
+                f"data; data '{data['type']}' is {modality} data",
+                f"{modality} preprocess steps: {', '.join(fitting)}",
+            )
 
     def _resolve_section(
         self,
@@ -226,7 +251,7 @@ class Resolver:
             return None
         nested_ok = self._resolve_nested(kind, path, values)
         section = {"type": entry.name, **values}
-        self._check_values(kind, entry, section)
+        self._check_values(kind, entry, section, path)
         if not nested_ok:
             return None
         self.classes[path] = entry.target
@@ -269,9 +294,10 @@ class Resolver:
             )
             return None
 
-    def _check_values(self, kind: str, entry: Entry, section: dict) -> None:
+    def _check_values(self, kind: str, entry: Entry, section: dict, path: str) -> None:
         """A checked kind's class may check values beyond their types (`problems()`):
-        bounds, say. It is built here without its nested sections (checked on their own)."""
+        bounds, say. It is built here without its nested sections (checked on their own).
+        A problem's path without a dot is a parameter of this section (`size`)."""
         if not KINDS[kind].checked:
             return
         cls = entry.load()
@@ -279,7 +305,10 @@ class Resolver:
             return
         nested = KINDS[kind].nested
         params = {k: v for k, v in section.items() if k != "type" and k not in nested}
-        self.problems.extend(self.composed.locate(p) for p in cls(**params).problems())
+        for problem in cls(**params).problems():
+            if "." not in problem.path:
+                problem = replace(problem, path=join_path(path, problem.path))
+            self.problems.append(self.composed.locate(problem))
 
     def check_task_fit(self, kind: str, name: str, path: str) -> None:
         """A class that declares the `tasks` it serves (losses, metrics) must serve this one."""

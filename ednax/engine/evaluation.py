@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ednax.steps.base import Dataset, Split
+from ednax.steps.images.files import ImageSplit
 
 
 def folds(dataset: Dataset, evaluation: dict[str, Any]) -> list[tuple[str, Dataset]]:
@@ -24,7 +25,8 @@ def folds(dataset: Dataset, evaluation: dict[str, Any]) -> list[tuple[str, Datas
     pool = _pool(dataset)
     splitter = _splitter(evaluation, dataset.task)
     out = []
-    for k, (train_rows, val_rows) in enumerate(splitter.split(pool.X, pool.y)):
+    rows = np.zeros((len(pool), 1))  # the splitters only count the rows
+    for k, (train_rows, val_rows) in enumerate(splitter.split(rows, pool.y)):
         splits = {"train": _take(pool, train_rows), "val": _take(pool, val_rows)}
         if "test" in dataset.splits:
             splits["test"] = dataset.splits["test"]
@@ -32,8 +34,10 @@ def folds(dataset: Dataset, evaluation: dict[str, Any]) -> list[tuple[str, Datas
     return out
 
 
-def _pool(dataset: Dataset) -> Split:
+def _pool(dataset: Dataset) -> Split | ImageSplit:
     parts = [dataset.splits[n] for n in ("train", "val") if n in dataset.splits]
+    if isinstance(parts[0], ImageSplit):
+        return ImageSplit.joined(parts)
     return Split(
         np.concatenate([p.X for p in parts]),
         np.concatenate([p.y for p in parts]),
@@ -41,7 +45,9 @@ def _pool(dataset: Dataset) -> Split:
     )
 
 
-def _take(pool: Split, rows: np.ndarray) -> Split:
+def _take(pool: Split | ImageSplit, rows: np.ndarray) -> Split | ImageSplit:
+    if isinstance(pool, ImageSplit):
+        return pool.subset(rows)
     return Split(pool.X[rows], pool.y[rows], pool.ids[rows])
 
 

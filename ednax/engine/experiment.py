@@ -9,6 +9,7 @@ leaves a record saying why; every outcome ends in one of the final statuses.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ednax.engine.evaluation import aggregate, folds
-from ednax.engine.preprocessing import PreprocessCache, prepare
+from ednax.engine.preprocessing import IMAGE_PREPROCESS, PreprocessCache, prepare
 from ednax.engine.signals import signals_held, sigterm_raises
 from ednax.engine.spec import ResolvedConfig, digest
 from ednax.errors import ConfigError, EdnaxError, RunError, fault_of
@@ -287,7 +288,11 @@ class Experiment:
         if prepared.note:  # a cache entry refused (not signed by this user), say
             self.say(prepared.note)
         prefix = f"{fold}/" if fold else ""
-        self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
+        if dataset.modality == "image":
+            state = json.dumps(prepared.pipeline.state(), indent=2) + "\n"
+            self.bundle.write_artifact_text(f"{prefix}{IMAGE_PREPROCESS}", state)
+        else:
+            self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
         how = "from the cache" if prepared.cached else "fit on train"
         if steps:
             self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + f" ({how})")
@@ -297,8 +302,6 @@ class Experiment:
 def _data_schema(dataset: Dataset) -> str:
     """What the model was trained on, for checking inputs at prediction time: each raw
     feature column, numeric or categorical (with the categories seen in train)."""
-    import json
-
     train = dataset.splits["train"]
     schema = {
         "task": dataset.task,
@@ -309,7 +312,10 @@ def _data_schema(dataset: Dataset) -> str:
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape) if dataset.input_shape else None,
         "sources": dataset.sources,
+        "modality": dataset.modality,
     }
+    if dataset.modality == "image":
+        schema["image"] = {"channels": train.channels, "size": list(train.size)}
     return json.dumps(schema, indent=2, default=str) + "\n"
 
 

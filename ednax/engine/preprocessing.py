@@ -57,6 +57,7 @@ class Lookup:
 
 
 META, PIPELINE, SPLITS = "meta.json", "pipeline.pkl", "splits.npz"
+IMAGE_PREPROCESS = "preprocess.json"  # an image run's fitted pipeline (JSON, no code)
 
 
 class PreprocessCache:
@@ -186,6 +187,8 @@ def code_version(steps: list[dict]) -> str:
 
 def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: str) -> Prepared:
     """Fit `steps` on the train split (or take them from the cache) and transform all."""
+    if dataset.modality == "image":
+        return prepare_images(dataset, steps)
     found = cache.lookup(key)
     if found.hit is not None:
         pipeline, arrays, names = found.hit
@@ -208,6 +211,25 @@ def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: st
     if found.refused:
         note = f"preprocess: ignored {found.refused}; not loaded, fitted afresh and replaced"
     return Prepared(_with_features(dataset, arrays, names), pipeline, cached=False, note=note)
+
+
+def prepare_images(dataset: Dataset, steps: list[dict]) -> Prepared:
+    """An image run's pipeline fitted on train; the splits stay images, which the train
+    loop preprocesses batch by batch on the device (`Dataset.batch_pipeline`)."""
+    pipeline = image_pipeline(steps, tuple(dataset.input_shape))
+    pipeline.fit(dataset.splits["train"])
+    prepared = replace(dataset, input_shape=pipeline.output_shape, batch_pipeline=pipeline)
+    return Prepared(prepared, pipeline, cached=False)
+
+
+def image_pipeline(steps: list[dict], input_shape: tuple[int, ...]) -> Any:
+    """The (unfitted) image pipeline of the resolved `preprocess` steps."""
+    from ednax.steps.images.pipeline import ImagePipeline
+
+    built = [
+        REGISTRY.build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)
+    ]
+    return ImagePipeline(built, steps, input_shape)
 
 
 def _with_features(dataset: Dataset, arrays: dict[str, np.ndarray], names: list[str]):

@@ -66,4 +66,35 @@ TORCH = [
     ("logger", "mlflow", "ednax.steps.loggers:MLflow", {}),
 ]
 
-BUILTINS = (*TABULAR, *TORCH)
+_IMAGE = {"modality": "image"}
+_IMAGE_TORCH = {**_IMAGE, **_TORCH}
+
+IMAGES = [
+    ("data", "image_folder", "ednax.steps.images.data:ImageFolder", _IMAGE),
+    ("data", "image_csv", "ednax.steps.images.data:ImageCsv", _IMAGE),
+    ("model", "resnet", "ednax.steps.images.backbones:ResNet", _IMAGE_TORCH),
+    ("model", "convnext", "ednax.steps.images.backbones:ConvNext", _IMAGE_TORCH),
+    ("model", "vit", "ednax.steps.images.backbones:ViT", _IMAGE_TORCH),
+    ("weights", "pretrained", "ednax.steps.weights:Pretrained", {}),
+    ("callback", "freeze", "ednax.steps.freeze:Freeze", {}),
+    *(
+        ("preprocess", name, f"ednax.steps.images.transforms:{cls}", _IMAGE)
+        for name, cls in [
+            ("resize", "Resize"),
+            ("center_crop", "CenterCrop"),
+            ("normalize", "Normalize"),
+            ("to_grayscale", "ToGrayscale"),
+            ("random_resized_crop", "RandomResizedCrop"),
+            ("random_crop", "RandomCrop"),
+            ("horizontal_flip", "HorizontalFlip"),
+            ("color_jitter", "ColorJitter"),
+            ("rand_augment", "RandAugment"),
+            ("trivial_augment", "TrivialAugment"),
+            ("random_erasing", "RandomErasing"),
+            ("mixup", "MixUp"),
+            ("cutmix", "CutMix"),
+        ]
+    ),
+]
+
+BUILTINS = (*TABULAR, *TORCH, *IMAGES)

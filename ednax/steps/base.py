@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 Task = Literal["classification", "regression"]
+Modality = Literal["tabular", "image"]
 SPLITS = ("train", "val", "test")
 
 
@@ -33,10 +34,12 @@ class Dataset:
     """The data step's result.
 
     For classification `y` holds class indices 0..k-1 and `classes` the original labels.
-    `X` is 2-D (rows x features); image data keeps its shape in `input_shape`.
+    `X` is 2-D (rows x features) for tabular data. Image data (`modality` "image") has
+    `ednax.steps.images.files.ImageSplit` splits, read from files, and its (channels,
+    height, width) in `input_shape`; so has scikit-learn's digits, as tabular rows.
     """
 
-    splits: dict[str, Split]
+    splits: dict[str, Any]
     task: Task
     feature_names: list[str]
     target: str
@@ -44,6 +47,10 @@ class Dataset:
     input_shape: tuple[int, ...] | None = None
     fingerprint: str = ""
     sources: list[str] = field(default_factory=list)
+    modality: Modality = "tabular"
+    # An image run's fitted preprocessing (an ImagePipeline), which the train loop applies
+    # to batches on the device; None for tabular data, whose splits are preprocessed.
+    batch_pipeline: Any = None
 
     @property
     def num_classes(self) -> int | None:

@@ -66,6 +66,14 @@ class Lightning(Step):
         Batches as slices of tensors kept on the device (memory) or from a torch DataLoader.
     num_workers : int
         DataLoader worker processes (loader: dataloader only).
+    memory_budget_mb : int
+        Image data decoded into memory when all its splits take at most this many MiB
+        (loader: auto); larger image data streams from its files through a DataLoader.
+    channels_last : bool
+        Image batches and the model in channels-last memory layout (faster convolutions on
+        recent GPUs, with mixed precision).
+    compile : bool
+        Compile the model with torch.compile (the first epoch is slower; later ones faster).
     shuffle : bool
         Shuffle the training rows every epoch (seeded).
     module : str | None
@@ -96,6 +104,9 @@ class Lightning(Step):
         logger: str | dict | None = "none",
         loader: Loader = "auto",
         num_workers: int = 0,
+        memory_budget_mb: int = 4096,
+        channels_last: bool = False,
+        compile: bool = False,
         shuffle: bool = True,
         module: str | None = None,
         module_args: dict | None = None,
@@ -118,6 +129,9 @@ class Lightning(Step):
         self.logger = logger
         self.loader = loader
         self.num_workers = num_workers
+        self.memory_budget_mb = memory_budget_mb
+        self.channels_last = channels_last
+        self.compile = compile
         self.shuffle = shuffle
         self.module = module
         self.module_args = module_args
@@ -136,6 +150,7 @@ class Lightning(Step):
             )
         ]
         found.append(_at_least(self, "num_workers", 0))
+        found.append(_at_least(self, "memory_budget_mb", 0))
         if self.eval_batch_size is not None:
             found.append(_at_least(self, "eval_batch_size", 1))
         if isinstance(self.devices, int):

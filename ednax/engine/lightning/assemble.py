@@ -36,8 +36,9 @@ _PHRASES = {
 def model_sizes(dataset: Dataset) -> dict[str, Any]:
     """The engine-supplied model arguments for `dataset`."""
     train = dataset.splits["train"]
+    image = dataset.modality == "image"
     return {
-        "in_features": int(np.asarray(train.X).shape[1]),
+        "in_features": int(np.prod(dataset.input_shape) if image else np.asarray(train.X).shape[1]),
         "out_features": num_classes(dataset) if dataset.task == "classification" else 1,
         "input_shape": tuple(dataset.input_shape) if dataset.input_shape else None,
         "task": dataset.task,

@@ -10,12 +10,15 @@ import pytorch_lightning as pl
 import torch
 
 from ednax.engine.lightning.loader import (
+    EpochOrder,
     TensorBatches,
     data_loader,
     fits_on_device,
+    image_loader,
     split_tensors,
 )
 from ednax.steps.base import Dataset, Split
+from ednax.steps.images.files import ImageSplit
 
 
 def fit_batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int) -> tuple[Any, Any]:
@@ -26,13 +29,18 @@ def fit_batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int) 
         val = None
     if loader_kind(dataset, options, device) == "memory":
         return _in_memory(dataset, val, options, trainer, seed, device)
-    return _data_loaders(dataset, val, options, seed, device)
+    return _data_loaders(dataset, val, options, trainer, seed, device)
 
 
 def loader_kind(dataset: Dataset, options: Any, device: torch.device) -> str:
-    """memory or dataloader: auto keeps the data on the device when it fits there."""
+    """memory or dataloader: auto keeps the data on the device when it fits there, and
+    images in memory when decoded they fit `trainer.memory_budget_mb`."""
     if options.loader != "auto":
         return options.loader
+    if dataset.modality == "image":
+        nbytes = sum(s.nbytes + len(s) * 8 for s in dataset.splits.values())
+        fits = nbytes <= options.memory_budget_mb * 2**20 and fits_on_device(nbytes, device)
+        return "memory" if fits else "dataloader"
     nbytes = sum(np.asarray(s.X).nbytes // 2 + len(s) * 8 for s in dataset.splits.values())
     return "memory" if fits_on_device(nbytes, device) else "dataloader"
 
@@ -63,8 +71,15 @@ def _in_memory(
 
 
 def _data_loaders(
-    dataset: Dataset, val: Split | None, options: Any, seed: int, device: torch.device
+    dataset: Dataset,
+    val: Split | None,
+    options: Any,
+    trainer: pl.Trainer,
+    seed: int,
+    device: torch.device,
 ) -> tuple[Any, Any]:
+    if dataset.modality == "image":
+        return _image_loaders(dataset, val, options, trainer, seed, device)
     common = {"seed": seed, "num_workers": options.num_workers, "pin_memory": device.type == "cuda"}
     train = data_loader(
         dataset.splits["train"],
@@ -77,4 +92,29 @@ def _data_loaders(
         return train, None
     return train, data_loader(
         val, dataset.task, batch_size=options.eval_rows, shuffle=False, **common
+    )
+
+
+def _image_loaders(
+    dataset: Dataset,
+    val: ImageSplit | None,
+    options: Any,
+    trainer: pl.Trainer,
+    seed: int,
+    device: torch.device,
+) -> tuple[Any, Any]:
+    """Images decoded from their files in DataLoader workers, in the epoch order of the
+    in-memory path: both give the same batches for the same seed."""
+    train_split = dataset.splits["train"]
+    order = None
+    if options.shuffle:
+        order = EpochOrder(len(train_split), seed, lambda: trainer.current_epoch)
+    common = {"num_workers": options.num_workers, "pin_memory": device.type == "cuda"}
+    train = image_loader(
+        train_split, dataset.task, batch_size=options.batch_size, order=order, **common
+    )
+    if val is None:
+        return train, None
+    return train, image_loader(
+        val, dataset.task, batch_size=options.eval_rows, order=None, **common
     )

@@ -22,6 +22,7 @@ from ednax.engine.lightning.callbacks import EpochRecord
 from ednax.engine.lightning.loader import split_tensors
 from ednax.engine.lightning.module import EdnaxModule, metric_scores, predictions
 from ednax.steps.base import SPLITS, Dataset
+from ednax.steps.images.files import ImageSplit
 
 Scores = dict[str, dict[str, float]]
 Predictions = dict[str, tuple[np.ndarray, np.ndarray | None]]
@@ -92,13 +93,34 @@ def evaluate(
         split = dataset.split(name)
         if split is None or len(split) == 0:
             continue
-        x, y = split_tensors(split, dataset.task, device)
-        loss, outputs = module.evaluate(x, y, batch_rows)
+        loss, outputs, y = _evaluated(module, split, dataset.task, batch_rows, device)
         y_pred, y_proba = predictions(outputs, dataset.task)
         values = metric_scores(metrics, dataset.task, y.cpu().numpy(), y_pred, y_proba)
         scores[name] = {"loss": loss, **values}
         preds[name] = (y_pred, y_proba)
     return scores, preds
+
+
+def _evaluated(
+    module: EdnaxModule, split: Any, task: str, batch_rows: int, device: torch.device
+) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Mean loss, outputs and targets of a split; images not in memory are read from their
+    files `batch_rows` at a time, never all at once."""
+    if not isinstance(split, ImageSplit) or split.decoded is not None:
+        x, y = split_tensors(split, task, device)
+        loss, outputs = module.evaluate(x, y, batch_rows)
+        return loss, outputs, y
+    chunks = []
+    for start in range(0, len(split), batch_rows):
+        rows = range(start, min(start + batch_rows, len(split)))
+        x = torch.from_numpy(np.stack([split.read(i) for i in rows])).to(device)
+        chunks.append(module.outputs(x, batch_rows))
+    outputs = torch.cat(chunks)
+    dtype = torch.int64 if task == "classification" else torch.float32
+    y = torch.as_tensor(np.asarray(split.y), dtype=dtype, device=device)
+    with torch.no_grad():
+        loss = float(module.loss_fn(outputs, y))
+    return loss, outputs, y
 
 
 def keep_checkpoints(

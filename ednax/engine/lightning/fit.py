@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from torch import nn
 
 from ednax.engine.lightning import assemble
 from ednax.engine.lightning.batches import fit_batches
 from ednax.engine.lightning.callbacks import EpochLines, EpochRecord, fit_callbacks
 from ednax.engine.lightning.evaluation import TorchResult, result
+from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loggers import logger_arguments
 from ednax.engine.lightning.module import EdnaxModule, applies
 from ednax.engine.lightning.setup import check_setup, module_class, progress_mode
@@ -92,7 +94,17 @@ def fit_torch(
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     progress = progress_mode(options.progress, interactive)
     fit = _Fit(
-        dataset, sections, metrics, monitor, mode, options, registry, artifacts_dir, log, progress
+        dataset,
+        sections,
+        metrics,
+        monitor,
+        mode,
+        options,
+        registry,
+        artifacts_dir,
+        log,
+        progress,
+        seed,
     )
     record = fit.record(on_epoch_end)
     with quiet_lightning(), process_state_restored():
@@ -123,6 +135,7 @@ class _Fit:
     artifacts_dir: Path
     log: Callable[[str], None]
     progress: str
+    seed: int
 
     def record(self, on_epoch_end: Callable[[dict], None] | None) -> EpochRecord:
         """The epoch record, handing each row to `on_epoch_end` (and the plain progress)."""
@@ -136,9 +149,14 @@ class _Fit:
     def steps(self, *, weights: bool) -> tuple[nn.Module, Any]:
         """The model (with its initial weights unless resuming) and the loss."""
         model = assemble.build_model(self.dataset, self.sections["model"], self.registry)
+        _log_note(self.log, getattr(model, "load_report", None))
         if weights:
             section = assemble.section(self.sections, "weights")
             _log_note(self.log, assemble.apply_weights(section, model, self.registry))
+        if self.options.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if self.options.compile:
+            model.compile()  # in place: the state dict keeps its keys
         return model, assemble.build_loss(self.dataset, self.sections["loss"], self.registry)
 
     def trainer(
@@ -181,7 +199,19 @@ class _Fit:
             metrics=self.metrics,
         )
         module.stepping = stepping(self.options)
+        module.inputs = self.inputs()
         return module
+
+    def inputs(self) -> Inputs | None:
+        """An image run's batch preprocessing (None for tabular data)."""
+        pipeline = self.dataset.batch_pipeline
+        if pipeline is None:
+            return None
+        classification = self.dataset.task == "classification"
+        classes = assemble.num_classes(self.dataset) if classification else None
+        return Inputs(
+            pipeline, classes=classes, seed=self.seed, channels_last=self.options.channels_last
+        )
 
     def result(self, module: EdnaxModule, record: EpochRecord, trainer: pl.Trainer) -> TorchResult:
         """Every split evaluated with the best weights; the checkpoints asked for kept."""

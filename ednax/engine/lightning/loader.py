@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import Sampler
 
 from ednax.steps.base import Split
+from ednax.steps.images.files import ImageSplit
 
 
 class TensorBatches:
@@ -99,12 +102,16 @@ class TensorBatches:
 
 
 def split_tensors(
-    split: Split, task: str, device: torch.device | str = "cpu"
+    split: Split | ImageSplit, task: str, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features as float32 and targets as int64 class indices or float32 values, on `device`."""
+    """Features as float32 (images as uint8, decoded) and targets as int64 class indices or
+    float32 values, on `device`."""
     # Converting with numpy first copies read-only arrays (a pipeline's output can be one),
     # which torch would otherwise warn about.
-    x = torch.from_numpy(np.asarray(split.X, dtype=np.float32).copy())
+    if isinstance(split, ImageSplit):
+        x = torch.from_numpy(split.X)
+    else:
+        x = torch.from_numpy(np.asarray(split.X, dtype=np.float32).copy())
     target_dtype = np.int64 if task == "classification" else np.float32
     y = torch.from_numpy(np.asarray(split.y, dtype=target_dtype).copy())
     return x.to(device), y.to(device)
@@ -132,6 +139,60 @@ def data_loader(
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(seed) if shuffle else None,
+    )
+
+
+class EpochOrder(Sampler):
+    """The rows of each epoch in `TensorBatches`' order (its seeded permutation of the
+    epoch), so a DataLoader yields the batches the in-memory path would."""
+
+    def __init__(self, rows: int, seed: int, epoch_of: Callable[[], int]):
+        self.rows, self.seed, self.epoch_of = rows, seed, epoch_of
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch_of()))
+        return iter(torch.randperm(self.rows, generator=generator).tolist())
+
+
+class ImageFiles(TorchDataset):
+    """An image split read one file at a time (in DataLoader workers): uint8 images and
+    their targets."""
+
+    def __init__(self, split: ImageSplit, task: str):
+        self.split = split
+        dtype = torch.int64 if task == "classification" else torch.float32
+        self.y = torch.as_tensor(np.asarray(split.y), dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.split.read(i)), self.y[i]
+
+
+def image_loader(
+    split: ImageSplit,
+    task: str,
+    *,
+    batch_size: int,
+    order: EpochOrder | None,
+    num_workers: int,
+    pin_memory: bool,
+) -> Any:
+    """A DataLoader decoding `split`'s files in worker processes; `order` shuffles (as the
+    in-memory path does) or, None, keeps the split's order."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        ImageFiles(split, task),
+        batch_size=batch_size,
+        sampler=order,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
     )
 
 

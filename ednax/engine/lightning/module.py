@@ -65,8 +65,13 @@ class EdnaxModule(pl.LightningModule):
     each training epoch (after validation), so that a checkpoint written at the epoch's end
     already holds the stepped schedule and a resumed run continues with the same learning
     rates. `stepping` holds accumulation and clipping when the module steps the optimizer
-    itself (`steps_its_optimizer()`); otherwise Lightning's Trainer does both.
+    itself (`steps_its_optimizer()`); otherwise Lightning's Trainer does both. `inputs`,
+    when set (an image run), preprocesses each batch on the device before the model
+    (`ednax.engine.lightning.inputs`); the loss may then see soft targets (mixup), the
+    train metrics always the batch's labels.
     """
+
+    inputs: Any = None
 
     def __init__(
         self,
@@ -117,8 +122,11 @@ class EdnaxModule(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
+        target = y
+        if self.inputs is not None:
+            x, target = self.inputs.train(x, y)
         out = self(x)
-        loss = self.loss_fn(out, y)
+        loss = self.loss_fn(out, target)
         self._outputs["train"].add(out, y, loss)
         if self._steps_optimizer:
             self._optimize(loss, batch_idx)
@@ -126,6 +134,8 @@ class EdnaxModule(pl.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
+        if self.inputs is not None:
+            x = self.inputs.eval(x)
         out = self(x)
         self._outputs["val"].add(out, y, self.loss_fn(out, y))
 
@@ -145,6 +155,8 @@ class EdnaxModule(pl.LightningModule):
             self.clip_gradients(optimizer, clip, gradient_clip_algorithm=algorithm)
 
     def on_train_epoch_start(self) -> None:
+        if self.inputs is not None:
+            self.inputs.reseed(self.current_epoch)
         self.epoch_scores = {"lr": self.current_lr()}
         self._outputs["train"].reset()
 
@@ -187,10 +199,15 @@ class EdnaxModule(pl.LightningModule):
         self.eval()
         dtype = next(self.parameters()).dtype
         chunks = [
-            self(x[start : start + batch_rows].to(dtype)) for start in range(0, len(x), batch_rows)
+            self(self.eval_inputs(x[start : start + batch_rows]).to(dtype))
+            for start in range(0, len(x), batch_rows)
         ]
         self.train(was_training)
         return torch.cat(chunks)
+
+    def eval_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch as the model sees it outside training (deterministic preprocessing)."""
+        return x if self.inputs is None else self.inputs.eval(x)
 
     def _optimize(self, loss: torch.Tensor, batch_idx: int) -> None:
         """What Lightning's automatic optimization does: gradients of `accumulate_grad_batches`
