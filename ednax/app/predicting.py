@@ -12,6 +12,7 @@ import yaml
 from ednax.app.plugins import plugin_dirs
 from ednax.config.plugins import import_plugins
 from ednax.engine.predict import Predictions, Predictor, check_frame, read_input_csv
+from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, UsageError
 from ednax.registry import REGISTRY
 from ednax.runs.bundle import Bundle
@@ -66,6 +67,11 @@ class LoadedRun:
         return self.predictor.predict(X, ids)
 
     def predict_csv(self, path: str | Path, id_column: str | None = None) -> Predictions:
+        """Predictions for a CSV of rows; for an image run, a folder of images or a CSV
+        of image paths (`id_column`, default `path`)."""
+        if self.predictor.schema.get("modality") == "image":
+            images = images_to_predict(Path(path), self.predictor.schema, id_column)
+            return self.predictor.predict_images(images)
         ids, X = read_input_csv(Path(path), self.predictor.schema, id_column)
         return self.predictor.predict(X, ids)
 
@@ -78,6 +84,8 @@ class LoadedRun:
         if split not in dataset.splits:
             raise UsageError(f"data:{split}: the run's data has splits {sorted(dataset.splits)}")
         chosen = dataset.splits[split]
+        if dataset.modality == "image":
+            return self.predictor.predict_images(chosen)
         return self.predictor.predict(chosen.X, chosen.ids.tolist())
 
 

@@ -34,11 +34,12 @@ class Predictions:
     values: np.ndarray
     proba: np.ndarray | None
     classes: list[Any] | None
+    id_name: str = "id"  # "path" for images
 
     def to_csv(self) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        header = ["id", "prediction"]
+        header = [self.id_name, "prediction"]
         if self.proba is not None and self.classes is not None:
             header += [f"proba_{c}" for c in self.classes]
         writer.writerow(header)
@@ -57,7 +58,7 @@ class Predictions:
             values = [float(v) for v in self.values]
         else:
             values = [self.classes[int(v)] for v in self.values]
-        data: dict[str, Any] = {"id": list(self.ids), "prediction": values}
+        data: dict[str, Any] = {self.id_name: list(self.ids), "prediction": values}
         if self.proba is not None and self.classes is not None:
             for k, c in enumerate(self.classes):
                 data[f"proba_{c}"] = self.proba[:, k]
@@ -152,6 +153,32 @@ class Predictor:
             values, proba = self._predict_estimator(X)
         return Predictions(ids, values, proba, self.schema.get("classes"))
 
+    def predict_images(self, images: Any) -> Predictions:
+        """Predictions for an ImageSplit, through the run's fitted image preprocessing
+        (preprocess.json, no pickle) and best checkpoint, `_eval_rows` images at a time."""
+        import torch
+
+        from ednax.engine.lightning.module import predictions
+
+        module = self._loaded_module(int(np.prod(self.schema["input_shape"])))
+        module.inputs = self._image_inputs()
+        rows = self._eval_rows()
+        chunks = []
+        for start in range(0, len(images), rows):
+            batch = np.stack([images.read(i) for i in range(start, min(start + rows, len(images)))])
+            chunks.append(module.outputs(torch.from_numpy(batch), rows))
+        values, proba = predictions(torch.cat(chunks), self.schema["task"])
+        ids = [str(i) for i in images.ids]
+        return Predictions(ids, values, proba, self.schema.get("classes"), id_name="path")
+
+    def _image_inputs(self) -> Any:
+        from ednax.engine.lightning.inputs import Inputs
+        from ednax.engine.preprocessing import IMAGE_PREPROCESS, image_pipeline_from_state
+
+        state = json.loads(self.verified(self.prefix + IMAGE_PREPROCESS).read_text())
+        classes = self.schema.get("classes")
+        return Inputs(image_pipeline_from_state(state), classes=classes and len(classes), seed=0)
+
     def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         estimator = self.unpickled(self.prefix + "model.pkl")
         proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
@@ -164,15 +191,22 @@ class Predictor:
 
         from ednax.engine.lightning.module import predictions
 
-        module = self._train_loop(X.shape[1])
+        module = self._loaded_module(X.shape[1])
+        outputs = module.outputs(torch.from_numpy(X.astype(np.float32)), self._eval_rows())
+        return predictions(outputs, self.schema["task"])
+
+    def _loaded_module(self, in_features: int) -> Any:
+        """The run's train loop with the best checkpoint's weights, in its precision."""
+        import torch
+
+        module = self._train_loop(in_features)
         state = torch.load(self._checkpoint(), map_location="cpu", weights_only=True)
         state = state["state_dict"]
         first = next(iter(module.state_dict()), None)
         if first in state and state[first].is_floating_point():
             module.to(state[first].dtype)  # a 64-true or bf16-true run's precision
         module.load_state_dict(state)
-        outputs = module.outputs(torch.from_numpy(X.astype(np.float32)), self._eval_rows())
-        return predictions(outputs, self.schema["task"])
+        return module
 
     def _train_loop(self, in_features: int) -> Any:
         from ednax.engine.lightning import assemble

@@ -226,10 +226,19 @@ def image_pipeline(steps: list[dict], input_shape: tuple[int, ...]) -> Any:
     """The (unfitted) image pipeline of the resolved `preprocess` steps."""
     from ednax.steps.images.pipeline import ImagePipeline
 
-    built = [
-        REGISTRY.build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)
-    ]
+    built = [REGISTRY.build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)]
     return ImagePipeline(built, steps, input_shape)
+
+
+def image_pipeline_from_state(state: dict[str, Any]) -> Any:
+    """A fitted image pipeline from its preprocess.json: each step built from the registry
+    (a step name outside it is refused, as in a config)."""
+    from ednax.steps.images.pipeline import ImagePipeline
+
+    def build(config: dict, index: int) -> Any:
+        return REGISTRY.build("preprocess", config, path=f"preprocess[{index}]")
+
+    return ImagePipeline.from_state(state, build)
 
 
 def _with_features(dataset: Dataset, arrays: dict[str, np.ndarray], names: list[str]):
