@@ -1,6 +1,8 @@
-"""A step's `path` parameter made absolute: looked up in the working directory, then in the
-config file's folder; `runs/<experiment>/latest` (or `latest~N`) names that experiment's
-newest run, recorded as the concrete bundle."""
+"""A step's `path` (and a model's local `pretrained` directory) made absolute: looked up in
+the working directory, then in the config file's folder; a `latest` (or `latest~N`)
+component after `runs/<experiment>/` names that experiment's newest run, recorded as the
+concrete bundle (`runs/base/latest/artifacts/pretrained` works too). A `pretrained` value
+found nowhere is left as it is: a hub id, for the model to look up."""
 
 from __future__ import annotations
 
@@ -13,42 +15,64 @@ from ednax.errors import UsageError
 if TYPE_CHECKING:
     from ednax.config.context import Resolving
 
+# parameter -> whether it must name a file or folder that exists
+PATH_PARAMETERS = {"path": True, "pretrained": False}
+
 
 def absolute_paths(r: Resolving, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
-    """`params` with an absolute `path`; None (and a problem) when it exists nowhere."""
-    value = params.get("path")
-    if not isinstance(value, str) or not value:
-        return params
+    """`params` with absolute paths; None (and a problem) when a `path` exists nowhere."""
+    for name, required in PATH_PARAMETERS.items():
+        value = params.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        found = _found(r, f"{path}.{name}", value, required)
+        if found is False:
+            return None
+        if found is not None:
+            params = {**params, name: os.path.abspath(found)}
+    return params
+
+
+def _found(r: Resolving, key: str, value: str, required: bool) -> Path | bool | None:
+    """The path `value` names; None if it names none and need not; False after a problem."""
     candidates = [Path(value).expanduser()]
     if not candidates[0].is_absolute():
         candidates = [Path.cwd() / value, r.composed.source.path.parent / value]
     found = next((c for c in candidates if c.exists()), None)
-    if found is None and Path(value).name.startswith("latest"):
-        found = _latest_run(r, f"{path}.path", candidates)
+    if found is None and any(part.startswith("latest") for part in Path(value).parts):
+        found = _latest_run(r, key, candidates)
         if found is None:
-            return None
-    if found is None:
+            return False
+    if found is None and required:
         tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
         r.fail(
-            f"{path}.path",
+            key,
             f"file not found: {value}",
             f"looked for {tried}; relative paths are taken from the working directory, "
             "then from the config file's folder",
         )
-        return None
-    return {**params, "path": os.path.abspath(found)}
+        return False
+    return found
 
 
 def _latest_run(r: Resolving, key: str, candidates: list[Path]) -> Path | None:
+    """`runs/<experiment>/latest[/rest]` with `latest` replaced by the run it names."""
     from ednax.runs.store import find_run
 
     for candidate in candidates:
-        experiment_dir = candidate.parent
+        parts = candidate.parts
+        at = next(i for i, part in enumerate(parts) if part.startswith("latest"))
+        experiment_dir, rest = Path(*parts[:at]), parts[at + 1 :]
         if experiment_dir.is_dir():
             try:
-                return find_run(candidate.name, experiment_dir.parent, experiment_dir.name)
+                run = find_run(parts[at], experiment_dir.parent, experiment_dir.name)
             except UsageError as exc:
                 r.fail(key, str(exc))
                 return None
+            found = Path(run, *rest)
+            if not found.exists():
+                r.fail(key, f"file not found: {found}", f"run {run.name} has no {Path(*rest)}")
+                return None
+            return found
     r.fail(key, f"no runs folder for {candidates[0].parent}", "run that experiment first")
     return None

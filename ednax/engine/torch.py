@@ -59,6 +59,9 @@ def fit_torch_model(
     for name in CHECKPOINTS:
         if (bundle.artifacts_dir / prefix / name).exists():
             bundle.add_artifact_file(prefix + name)
+    if result.pretrained is not None:
+        for file in sorted(result.pretrained.iterdir()):
+            bundle.add_artifact_file(f"{prefix}{result.pretrained.name}/{file.name}")
     test = dataset.splits.get("test")
     if experiment.save.predictions and test is not None:
         y_pred, proba = result.predictions["test"]

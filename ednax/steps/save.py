@@ -20,11 +20,20 @@ class Bundle(Step):
         Write the test split's predictions to artifacts/predictions.csv.
     model : bool
         Keep the fitted estimator (scikit-learn) in artifacts/model.pkl.
+    pretrained : bool
+        Export a pretrained-style model (resnet, convnext, vit) with its best weights to
+        artifacts/pretrained/ (config.json, model.safetensors), for another run's
+        `model.pretrained` or `weights: {type: pretrained}`.
     """
 
     def __init__(
-        self, checkpoints: Checkpoints = "both", predictions: bool = True, model: bool = True
+        self,
+        checkpoints: Checkpoints = "both",
+        predictions: bool = True,
+        model: bool = True,
+        pretrained: bool = True,
     ):
         self.checkpoints = checkpoints
         self.predictions = predictions
         self.model = model
+        self.pretrained = pretrained

@@ -24,6 +24,7 @@ from ednax.engine.lightning.module import EdnaxModule, metric_scores, prediction
 from ednax.steps.base import SPLITS, Dataset
 from ednax.steps.images.files import ImageSplit
 
+PRETRAINED = "pretrained"  # artifacts/pretrained/: the model exported by save_pretrained
 Scores = dict[str, dict[str, float]]
 Predictions = dict[str, tuple[np.ndarray, np.ndarray | None]]
 
@@ -39,6 +40,7 @@ class TorchResult:
     last_checkpoint: Path | None
     epochs_run: int
     is_global_zero: bool = True  # False in the other processes of a distributed fit
+    pretrained: Path | None = None  # the exported model's folder, if one was written
 
     @classmethod
     def of_other_rank(cls) -> TorchResult:

@@ -30,7 +30,7 @@ from torch import nn
 from ednax.engine.lightning import assemble
 from ednax.engine.lightning.batches import fit_batches
 from ednax.engine.lightning.callbacks import EpochLines, EpochRecord, fit_callbacks
-from ednax.engine.lightning.evaluation import TorchResult, result
+from ednax.engine.lightning.evaluation import PRETRAINED, TorchResult, result
 from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loggers import logger_arguments
 from ednax.engine.lightning.module import EdnaxModule, applies
@@ -215,8 +215,14 @@ class _Fit:
 
     def result(self, module: EdnaxModule, record: EpochRecord, trainer: pl.Trainer) -> TorchResult:
         """Every split evaluated with the best weights; the checkpoints asked for kept."""
-        keep = self.registry.build("save", assemble.section(self.sections, "save")).checkpoints
-        return result(module, record, self.dataset, self.metrics, self.options, trainer, keep)
+        save = self.registry.build("save", assemble.section(self.sections, "save"))
+        done = result(
+            module, record, self.dataset, self.metrics, self.options, trainer, save.checkpoints
+        )
+        export = getattr(module.model, "export_pretrained", None)
+        if save.pretrained and export is not None:  # the best weights are loaded now
+            done.pretrained = export(self.artifacts_dir / PRETRAINED)
+        return done
 
 
 def _log_note(log: Callable[[str], None], note: str | None) -> None:
