@@ -273,7 +273,8 @@ _PARAM_LINE = re.compile(r"^(\w+)\s*(?::.*)?$")
 
 
 def _param_docs(doc: str) -> dict[str, str]:
-    """First description line of each parameter in a numpydoc `Parameters` section."""
+    """The description of each parameter in a numpydoc `Parameters` section, its lines
+    joined."""
     lines = doc.splitlines()
     try:
         start = next(
@@ -294,6 +295,6 @@ def _param_docs(doc: str) -> dict[str, str]:
                 break
             current = match.group(1)
             docs[current] = ""
-        elif current and not docs[current]:
-            docs[current] = line.strip()
+        elif current:
+            docs[current] = f"{docs[current]} {line.strip()}".lstrip()
     return docs

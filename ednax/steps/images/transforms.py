@@ -208,9 +208,11 @@ class Normalize(ImageTransform):
 
 
 class RandomResizedCrop(ImageTransform):
-    """Crop a random part of each training image (area and aspect ratio drawn from ranges)
-    and resize it to `size`; val, test and predict see the whole image instead, so put a
-    `resize` to the same size before or after for them (the shapes are checked).
+    """Crop a random part of each training image and resize it to `size`.
+
+    The crop's area and aspect ratio are drawn from ranges. Val, test and predict see the
+    whole image instead, so put a `resize` to the same size before or after for them (the
+    shapes are checked).
 
     Parameters
     ----------
@@ -258,8 +260,9 @@ class RandomResizedCrop(ImageTransform):
 
 
 class RandomCrop(ImageTransform):
-    """Pad each training image by `padding` pixels, then crop a random `size` of it (the
-    classic CIFAR augmentation: random_crop with size 32 and padding 4).
+    """Pad each training image by `padding` pixels, then crop a random `size` of it.
+
+    The classic CIFAR augmentation is random_crop with size 32 and padding 4.
 
     Parameters
     ----------
@@ -325,8 +328,9 @@ class HorizontalFlip(ImageTransform):
 
 
 class ColorJitter(ImageTransform):
-    """Change brightness, contrast, saturation and hue of training images by random amounts
-    (saturation and hue only act on RGB images).
+    """Change brightness, contrast, saturation and hue of training images at random.
+
+    Saturation and hue only act on RGB images.
 
     Parameters
     ----------
@@ -474,8 +478,9 @@ class RandomErasing(ImageTransform):
 
 
 class MixUp(ImageTransform):
-    """MixUp: blend each training image with another of the batch, and their targets alike
-    (the weight of the other drawn uniformly from `strength`). Classification only.
+    """MixUp: blend each training image and its target with another of the batch.
+
+    The other image's weight is drawn uniformly from `strength`. Classification only.
 
     Parameters
     ----------
@@ -513,8 +518,9 @@ class MixUp(ImageTransform):
 
 
 class CutMix(ImageTransform):
-    """CutMix: paste a random rectangle of another training image of the batch into each,
-    with targets weighted by the pasted area. Classification only.
+    """CutMix: paste a random rectangle of another training image of the batch into each.
+
+    The targets are weighted by the pasted area. Classification only.
 
     Parameters
     ----------
