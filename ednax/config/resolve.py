@@ -16,6 +16,7 @@ from typing import Any
 
 from ednax.config import fixed
 from ednax.config.compose import Composed, compose
+from ednax.config.images import check_preprocess
 from ednax.config.overrides import imports_override
 from ednax.config.paths import absolute_paths
 from ednax.config.plugins import import_plugins, import_source_plugins
@@ -80,6 +81,7 @@ class Resolver:
         self.classes: dict[str, str] = {}
         self.defaults: dict[str, dict[str, Any]] = {}
         self.task: str | None = None
+        self.data_step: Any = None  # the data section's step, once it checked its data
         self.family = "sklearn"
 
     def fail(self, path: str, message: str, hint: str | None = None) -> None:
@@ -194,29 +196,7 @@ class Resolver:
         steps = [self._resolve_section(kind, f"{name}[{i}]", item) for i, item in enumerate(raw)]
         self.out[name] = [s for s in steps if s is not None]
         if name == "preprocess":
-            self._check_modality(self.out[name])
-
-    def _check_modality(self, steps: list[dict]) -> None:
-        """Image preprocess steps need image data, and tabular ones tabular data."""
-        data = self.out.get("data")
-        if data is None:
-            return
-        modality = self.registry.get("data", data["type"]).tags.get("modality", "tabular")
-        for i, step in enumerate(steps):
-            entry = self.registry.get("preprocess", step["type"])
-            if entry.tags.get("modality", "tabular") == modality:
-                continue
-            fitting = [
-                e.name
-                for e in self.registry.entries("preprocess")
-                if e.tags.get("modality", "tabular") == modality
-            ]
-            self.fail(
-                f"preprocess[{i}].type",
-                f"preprocess '{step['type']}' is for {entry.tags.get('modality', 'tabular')} "
-                f"data; data '{data['type']}' is {modality} data",
-                f"{modality} preprocess steps: {', '.join(fitting)}",
-            )
+            check_preprocess(self, self.out[name], self.data_step)
 
     def _resolve_section(
         self,
@@ -349,10 +329,12 @@ class Resolver:
         if infer is None:
             return None
         try:
-            return infer()
+            task = infer()
         except ConfigError as exc:
             self.problems.extend(self.composed.locate(p) for p in exc.problems)
             return None
+        self.data_step = instance  # checked: later sections may ask it about the data
+        return task
 
 
 # Nested kinds a section may switch off with `none`.

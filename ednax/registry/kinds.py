@@ -68,7 +68,7 @@ KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
         Kind("data", "loads the raw data and splits it into train/val/test"),
-        Kind("preprocess", "fitted on train only, applied to every split", checked=True),
+        Kind("preprocess", "fitted on train only, applied to every split"),
         Kind(
             "model",
             "a torch nn.Module or a scikit-learn estimator",

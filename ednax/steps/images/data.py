@@ -64,6 +64,11 @@ class _ImageData(Step):
         self._checked()
         return "classification"
 
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the decoded images, from the checked headers."""
+        _listing, _headers, size = self._checked()
+        return (self.channels, *size)
+
     def load(self) -> Dataset:
         listing, headers, size = self._checked()
         rows = self._split(listing)
