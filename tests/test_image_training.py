@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loader import EpochOrder, TensorBatches
@@ -218,6 +219,41 @@ def test_a_sweep_over_an_augmentation_parameter(cli, config):
 
 
 def _padding(bundle: Path) -> int:
-    import yaml
-
     return yaml.safe_load((bundle / "config.yaml").read_text())["preprocess"][0]["padding"]
+
+
+@pytest.mark.slow
+def test_the_digits_images_sample_reaches_test_accuracy_of_0_9(cli, workdir):
+    bundle = bundle_of(succeeded(cli("run", SAMPLES / "digits-images.yaml")), workdir)
+    assert read_json(bundle / "metrics.json")["test"]["accuracy"] >= 0.9
+    config = yaml.safe_load((bundle / "config.yaml").read_text())
+    assert [step["splits"] for step in config["preprocess"]] == ["train", "all", "train"]
+    assert set(read_json(bundle / "run.json")["artifacts"]) >= {"preprocess.json", "best.ckpt"}
+
+
+@pytest.mark.slow
+def test_a_backbone_saved_by_one_run_is_fine_tuned_by_another(cli, workdir):
+    sample = SAMPLES / "digits-images-finetune.yaml"
+    base = bundle_of(
+        succeeded(
+            cli(
+                "run",
+                sample,
+                "experiment.name=digits-images-resnet",
+                "model.pretrained=null",
+                "callbacks=[]",
+                "trainer.max_epochs=2",
+            )
+        ),
+        workdir,
+    )
+    exported = base / "artifacts" / "pretrained"
+    assert {p.name for p in exported.iterdir()} == {"config.json", "model.safetensors"}
+
+    tuned = bundle_of(succeeded(cli("run", sample, "trainer.max_epochs=3")), workdir)
+    config = yaml.safe_load((tuned / "config.yaml").read_text())
+    assert Path(config["model"]["pretrained"]).resolve() == exported.resolve()  # not latest
+    log = (tuned / "log.txt").read_text()
+    assert f"model: resnet from {exported.resolve()}" in log and "tensors loaded" in log
+    frozen = [float(row["frozen_params"]) for row in history(tuned)]
+    assert frozen[0] == frozen[1] > 0 and frozen[2] == 0  # the backbone for 2 epochs
