@@ -110,7 +110,19 @@ def resume(
         return None
     how = f"from {last.name}" if resume_from else "from the start: no checkpoint was saved"
     options.say(f"resuming {bundle.path} ({record['status']}) {how}")
-    return options.experiment(resolved, bundle=bundle, resume_from=resume_from).run()
+    try:
+        return options.experiment(resolved, bundle=bundle, resume_from=resume_from).run()
+    finally:
+        if record.get("sweep"):  # a sweep's job: its sweep.json says how it ended too
+            _tell_sweep(bundle, options)
+
+
+def _tell_sweep(bundle: Bundle, options: RunOptions) -> None:
+    from ednax.sweep.resumed import tell_sweep
+
+    note = tell_sweep(bundle.path)
+    if note:
+        options.say(note)
 
 
 def bundle_config(bundle: Bundle, record: dict, overrides: Sequence[str] = ()) -> ResolvedConfig:

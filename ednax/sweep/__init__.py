@@ -18,7 +18,13 @@ in its `storage`) for trials and launches one job per trial; the job reaches its
 through the storage, reports every epoch (`pruning`) and tells the study how the trial
 ended (`outcome`).
 
+A job's bundle and its entry in sweep.json say the same; when a killed job's process cannot
+say it, the sweep settles both (`bundles` has the rule; `resumed`: a bundle resumed on its
+own tells its sweep). A job in a child process of the sweep ends soon after the sweep's
+process dies (`lifeline`).
+
 Each module imports only modules below it:
-storage, outcome, record, overrides, hydra_run, plots, pruning -> settings, grid,
-search_space -> seeding, optuna_study -> jobs, optuna_search -> launch.
+storage, outcome, lifeline -> bundles -> record, overrides, hydra_run, plots, pruning ->
+settings, grid, search_space -> seeding, optuna_study -> jobs, optuna_search, resumed ->
+launch.
 """

@@ -13,7 +13,8 @@ reads its parameters from the trial, runs, and tells the study how the trial end
 
 Either way the job runs as the plan says (`cache`: whether preprocessing may use the
 cache, `ednax run -m --no-cache`) and draws no progress bars: jobs share one output, and
-each prints one line as it ends.
+each prints one line as it ends. A job in a child process of the sweep (joblib's workers)
+ends with the sweep (`lifeline`); submitit's jobs belong to their scheduler.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from ednax.engine.signals import signals_held
 from ednax.errors import EdnaxError
 from ednax.sweep import optuna_study
 from ednax.sweep.hydra_run import outside_hydra
-from ednax.sweep.outcome import Outcome
+from ednax.sweep.lifeline import follow_sweep
+from ednax.sweep.outcome import INTERRUPTED, Outcome
 from ednax.sweep.record import SweepRecord, one_line
 from ednax.sweep.search_space import Param
 
-INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
 STOPPED = (
     "stopped by SystemExit in the job (submitit's way at a time limit or on preemption; "
     "it may run the job again)"
@@ -60,17 +61,20 @@ def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
     launcher_job = _launcher_job()
     if launcher_job:
         where["launcher_job"] = launcher_job
+    else:
+        follow_sweep(plan.get("pid"))
     record.update_job(index, status="running", **where)
     sweep = {"id": plan["id"], "kind": "grid", "dir": str(record.dir), "job": index}
+    job_run = JobRun(plan, record, job["overrides"], sweep)
     try:
-        outcome = execute(plan, record, job["overrides"], sweep=sweep, trial=None)
+        outcome = job_run.run()
     except KeyboardInterrupt:
         with signals_held():
-            record.update_job(index, status="interrupted", error=INTERRUPTED)
+            record.update_job(index, **job_run.stopped(INTERRUPTED).fields())
         raise
     except SystemExit:
         with signals_held():
-            record.update_job(index, status="interrupted", error=STOPPED)
+            record.update_job(index, **job_run.stopped(STOPPED).fields())
         raise
     record.update_job(index, **outcome.fields())
     total = len(plan["jobs"])
@@ -90,19 +94,22 @@ def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
     launcher_job = _launcher_job()
     if launcher_job:  # where to look if the job dies before telling the study
         trial.set_user_attr(optuna_study.LAUNCHER_JOB_ATTR, launcher_job)
+    else:
+        follow_sweep((trial.user_attrs.get(optuna_study.OWNER_ATTR) or {}).get("pid"))
     space = [Param.from_json(p) for p in settings["search_space"]]
     overrides = plan["overrides"] + [
         p.override(trial.params[p.key]) for p in space if p.key in trial.params
     ]
     sweep = {"id": plan["id"], "kind": "optuna", "dir": str(record.dir)}
     trial_info = {"number": number, "study": study.study_name, "params": dict(trial.params)}
+    job_run = JobRun(
+        plan, record, overrides, sweep, trial_info, lambda cfg: _callbacks(cfg, trial, settings)
+    )
     try:
-        outcome = execute(
-            plan, record, overrides, sweep, trial_info, lambda cfg: _callbacks(cfg, trial, settings)
-        )
+        outcome = job_run.run()
     except KeyboardInterrupt:
         with signals_held():
-            optuna_study.finish_interrupted(study, trial, overrides)
+            optuna_study.finish_interrupted(study, trial, job_run.stopped(INTERRUPTED))
         raise
     objectives = settings["objectives"]
     outcome = optuna_study.finish_trial(study, trial, outcome, objectives)
@@ -129,37 +136,61 @@ def _callbacks(resolved: Any, trial: Any, settings: dict[str, Any]) -> list:
 # --- running ------------------------------------------------------------------------
 
 
-def execute(
-    plan: dict[str, Any],
-    record: SweepRecord,
-    overrides: list[str],
-    sweep: dict[str, Any],
-    trial: dict[str, Any] | None,
-    callbacks: Callable[[Any], list] | None = None,
-) -> Outcome:
-    """Compose and run one job into a bundle in the sweep folder; `callbacks` gives the
+class JobRun:
+    """One job composed and run into a bundle in the sweep folder; `callbacks` gives the
     Lightning callbacks for the job's resolved config. A job that fails is an Outcome;
-    Ctrl-C, SIGTERM and SystemExit close its bundle as interrupted and go on up."""
-    from ednax.config.resolve import load_config
-    from ednax.engine.experiment import Experiment
+    Ctrl-C, SIGTERM and SystemExit close its bundle as interrupted and go on up, and
+    `stopped` says how the job ended, naming that bundle."""
 
-    try:
-        with outside_hydra():
-            resolved = load_config(plan["config_file"], overrides)
-    except EdnaxError as exc:
-        return Outcome("failed", overrides, error=one_line(exc.render()))
-    experiment = Experiment(
-        resolved,
-        command=["ednax", "run", plan["config_file"], *overrides],
-        say=_quiet,
-        parent_dir=record.dir,
-        sweep=sweep,
-        trial=trial,
-        callbacks=callbacks(resolved) if callbacks else None,
-        cache=plan.get("cache", True),
-        interactive=False,  # jobs share one output: no progress bars fighting over it
-    )
-    return _run(experiment, overrides)
+    def __init__(
+        self,
+        plan: dict[str, Any],
+        record: SweepRecord,
+        overrides: list[str],
+        sweep: dict[str, Any],
+        trial: dict[str, Any] | None = None,
+        callbacks: Callable[[Any], list] | None = None,
+    ):
+        self.plan = plan
+        self.record = record
+        self.overrides = overrides
+        self.sweep = sweep
+        self.trial = trial
+        self.callbacks = callbacks
+        self.experiment: Any = None
+
+    def run(self) -> Outcome:
+        from ednax.config.resolve import load_config
+        from ednax.engine.experiment import Experiment
+
+        plan = self.plan
+        try:
+            with outside_hydra():
+                resolved = load_config(plan["config_file"], self.overrides)
+        except EdnaxError as exc:
+            return Outcome("failed", self.overrides, error=one_line(exc.render()))
+        self.experiment = Experiment(
+            resolved,
+            command=["ednax", "run", plan["config_file"], *self.overrides],
+            say=_quiet,
+            parent_dir=self.record.dir,
+            sweep=self.sweep,
+            trial=self.trial,
+            callbacks=self.callbacks(resolved) if self.callbacks else None,
+            cache=plan.get("cache", True),
+            interactive=False,  # jobs share one output: no progress bars fighting over it
+        )
+        return _run(self.experiment, self.overrides)
+
+    def stopped(self, reason: str) -> Outcome:
+        bundle = self.experiment.bundle if self.experiment is not None else None
+        return Outcome(
+            "interrupted",
+            self.overrides,
+            run_id=bundle.run_id if bundle is not None else None,
+            bundle=str(bundle.path) if bundle is not None else None,
+            error=reason,
+        )
 
 
 def _run(experiment: Any, overrides: list[str]) -> Outcome:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,12 +140,12 @@ def start_sweep(
         # ran): those jobs failed, and sweep.json says so; the others keep their record.
         launcher_error = launcher_message(reason)
     if plan.kind == GRID:
-        return record.update(lambda data: _finish_grid(data, launcher_error))
+        return record.update(lambda data: _finish_grid(data, record.dir, launcher_error))
     return record.read()
 
 
-def _finish_grid(data: dict[str, Any], launcher_error: str | None) -> None:
-    settle_unfinished(data["jobs"], launcher_error)
+def _finish_grid(data: dict[str, Any], sweep_dir: Path, launcher_error: str | None) -> None:
+    settle_unfinished(data["jobs"], launcher_error, sweep_dir, data["monitor"])
     data["counts"] = count_statuses(data["jobs"])
     best = best_job(data["jobs"], data["mode"])
     data.update(status="failed" if launcher_error else "completed", ended_at=now())
@@ -170,6 +171,7 @@ def _record(
         "experiment": plan.experiment["name"],
         "status": "running",
         "pid": os.getpid(),
+        "host": socket.gethostname(),
         "started_at": now(),
         "ended_at": None,
         "command": [mask_password(part) for part in command],

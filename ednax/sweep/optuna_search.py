@@ -44,16 +44,19 @@ with the same study name and storage) share it through the storage:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ednax.engine.signals import signals_held
 from ednax.errors import UsageError
 from ednax.sweep import optuna_study as studies
 from ednax.sweep.hydra_run import quote
+from ednax.sweep.outcome import INTERRUPTED
 from ednax.sweep.plots import write_plots
-from ednax.sweep.record import SweepRecord, launcher_message, now
+from ednax.sweep.record import SweepRecord, count_statuses, launcher_message, now
 from ednax.sweep.search_space import Param
 from ednax.sweep.seeding import seeded_sampler
 from ednax.sweep.settings import build_pruner, plain_problem
@@ -77,7 +80,8 @@ def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> 
     try:
         search.run()
     except KeyboardInterrupt:
-        search.refresh(worker_status="interrupted")
+        with signals_held():
+            search.stop()
         raise
     return search.finish()
 
@@ -220,9 +224,6 @@ class _Search:
     def _launch(self, jobs: list[list[str]], trials: list[Any]) -> None:
         try:
             returns = self.launcher.launch(jobs, initial_job_idx=trials[0].number)
-        except KeyboardInterrupt:
-            self._close_unfinished(trials, None, interrupted=True)
-            raise
         except Exception as exc:  # a launcher that lost its workers: those trials failed
             reason = launcher_message(f"{type(exc).__name__}: {exc}")
             self._close_unfinished(trials, f"the launcher failed: {reason}")
@@ -233,23 +234,34 @@ class _Search:
                 self._close_unfinished([trial], error)
         self._close_unfinished(trials, "the job ended without telling the study how")
 
-    def _close_unfinished(self, trials: list[Any], reason: str | None, interrupted=False):
-        from optuna.exceptions import UpdateFinishedTrialError
+    def _close_unfinished(self, trials: list[Any], reason: str) -> None:
+        """The batch's trials still RUNNING once the launcher is done: failed for
+        `reason`, bundles and study alike."""
+        numbers = {t.number for t in trials}
+        settled = self._settle([n for n in self._running_mine() if n in numbers], reason, "failed")
+        for number, outcome in settled:
+            print(f"trial {number} {outcome.status}: {outcome.error}", flush=True)
+
+    def stop(self) -> None:
+        """After Ctrl-C or SIGTERM: this worker's trials still RUNNING (asked, or their job
+        cut short before it told the study) interrupted, then sweep.json. Nothing of it
+        may raise over the interrupt."""
+        with contextlib.suppress(Exception):
+            self._settle(self._running_mine(), INTERRUPTED, "interrupted")
+        self.refresh(worker_status="interrupted")
+
+    def _running_mine(self) -> list[int]:
         from optuna.trial import TrialState
 
-        states = {t.number: t.state for t in self.study.get_trials(deepcopy=False)}
-        for trial in trials:
-            if states.get(trial.number) != TrialState.RUNNING:
-                continue
-            if interrupted:
-                studies.finish_interrupted(self.study, trial, [])
-                continue
-            try:
-                trial.set_user_attr(studies.RESULT_ATTR, {"status": "failed", "error": reason})
-                self.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-            except UpdateFinishedTrialError:
-                continue  # its job told the study after all (a slow storage write)
-            print(f"trial {trial.number} failed: {reason}", flush=True)
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        me = studies.owner()
+        return [t.number for t in running if t.user_attrs.get(studies.OWNER_ATTR) == me]
+
+    def _settle(self, numbers: list[int], reason: str, status: str) -> list:
+        objectives = self.settings["objectives"]
+        return studies.settle_trials(
+            self.study, self.storage, self.record.dir, numbers, reason, objectives, status
+        )
 
     def refresh(
         self, worker_status: str = "running", final: Callable[[], dict] | None = None
@@ -262,12 +274,8 @@ class _Search:
         self.worker["status"] = worker_status
 
         def change(data: dict[str, Any]) -> None:
-            trials = self.study.get_trials(deepcopy=False)
-            jobs = [studies.trial_entry(t, self.multi) for t in trials]
-            counts: dict[str, int] = {}
-            for job in jobs:
-                counts[job["status"]] = counts.get(job["status"], 0) + 1
-            data.update(jobs=jobs, counts=counts, **(final() if final else {}))
+            jobs = studies.job_entries(self.study, self.multi)
+            data.update(jobs=jobs, counts=count_statuses(jobs), **(final() if final else {}))
             if worker_status != "running":
                 self.worker["ended_at"] = now()
             data["workers"] = _workers(data.get("workers") or [], self.worker)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import math
 import os
 import socket
@@ -26,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ednax.runs.provenance import process_alive
+from ednax.sweep import bundles
 from ednax.sweep.outcome import Outcome
-from ednax.sweep.record import clean_json
+from ednax.sweep.record import clean_json, monitored_value
 from ednax.sweep.settings import build_pruner, plain_problem
 from ednax.sweep.storage import job_storage_url, open_storage
 
@@ -36,6 +36,8 @@ RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
 SKIPPED_ATTR = "ednax_skipped"
 LAUNCHER_JOB_ATTR = "ednax_launcher_job"  # set by a job run by submitit (jobs.py)
+RESUMED_ATTR = "ednax_resumed:"  # + a trial number: a study attribute (record_resumed)
+CUT_SHORT = "interrupted: the sweep's process ended while the trial ran (killed?)"
 
 
 def load_for_job(settings: dict[str, Any], sweep_dir: Path) -> tuple[Any, Any]:
@@ -58,11 +60,7 @@ def trial_by_number(study: Any, storage: Any, number: int) -> Any:
 
 
 def objective_values(metrics: dict[str, dict[str, float]], objectives: list[str]) -> list:
-    values = []
-    for name in objectives:
-        split, _, metric = name.partition("/")
-        values.append(metrics.get(split, {}).get(metric))
-    return values
+    return [monitored_value(metrics, name) for name in objectives]
 
 
 def finish_trial(study: Any, trial: Any, outcome: Outcome, objectives: list[str]) -> Outcome:
@@ -88,22 +86,20 @@ def finish_trial(study: Any, trial: Any, outcome: Outcome, objectives: list[str]
     return outcome
 
 
-def finish_interrupted(study: Any, trial: Any, overrides: list[str]) -> None:
+def finish_interrupted(study: Any, trial: Any, outcome: Outcome) -> None:
     """A trial cut short by Ctrl-C or SIGTERM: FAIL, marked so that it does not count
-    towards n_trials (a resumed sweep runs another in its place)."""
+    towards n_trials (a resumed sweep runs another in its place); `outcome` names its
+    bundle, if it made one, and says why."""
     from optuna.trial import TrialState
 
     with contextlib.suppress(Exception):
-        trial.set_user_attr(INTERRUPTED_ATTR, True)
-        trial.set_user_attr(
-            RESULT_ATTR,
-            {
-                "status": "interrupted",
-                "error": "interrupted (Ctrl-C or SIGTERM)",
-                "overrides": overrides,
-            },
-        )
+        _mark_interrupted(trial, outcome)
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _mark_interrupted(trial: Any, outcome: Outcome) -> None:
+    trial.set_user_attr(INTERRUPTED_ATTR, True)
+    trial.set_user_attr(RESULT_ATTR, result_attr(outcome))
 
 
 def result_attr(outcome: Outcome) -> dict[str, Any]:
@@ -142,44 +138,66 @@ def _pid_scope() -> dict[str, str]:
 def settle_orphans(
     study: Any, storage: Any, sweep_dir: Path, objectives: list[str]
 ) -> tuple[list[int], list[int]]:
-    """Trials left RUNNING by a sweep process of this host that is gone (killed). A trial
-    whose bundle had already completed or been pruned (the process died before telling the
-    study) is told so from its bundle; the others FAIL, marked interrupted. Trials of live
-    processes (other sweeps of the same study), of other hosts (whose processes cannot be
-    seen from here) and not yet claimed by an owner stay. A trial another sweep settles at
-    the same moment is left to it. Returns (recovered, interrupted)."""
+    """Trials left RUNNING by a sweep process of this host that is gone (killed), settled
+    as interrupted (`settle_trials`). Trials of live processes (other sweeps of the same
+    study), of other hosts (whose processes cannot be seen from here) and not yet claimed
+    by an owner stay. Returns (recovered: taken from their ended bundles, interrupted)."""
     from optuna.trial import TrialState
 
-    recovered, interrupted = [], []
     orphans = [
-        t
+        t.number
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if orphaned(t.user_attrs.get(OWNER_ATTR) or {})
     ]
-    bundles = _bundles_by_trial(sweep_dir, study.study_name) if orphans else {}
-    for frozen in orphans:
-        outcome = bundles.get(frozen.number)
-        ended = outcome is not None and outcome.status in ("completed", "pruned")
-        if _settle(study, storage, frozen.number, outcome if ended else None, objectives):
-            (recovered if ended else interrupted).append(frozen.number)
+    settled = settle_trials(study, storage, sweep_dir, orphans, CUT_SHORT, objectives)
+    recovered = [number for number, outcome in settled if outcome.status != "interrupted"]
+    interrupted = [number for number, outcome in settled if outcome.status == "interrupted"]
     return recovered, interrupted
 
 
-def _settle(
-    study: Any, storage: Any, number: int, outcome: Outcome | None, objectives: list[str]
+def settle_trials(
+    study: Any,
+    storage: Any,
+    sweep_dir: Path,
+    numbers: list[int],
+    reason: str,
+    objectives: list[str],
+    status: str = "interrupted",
+) -> list[tuple[int, Outcome]]:
+    """RUNNING trials whose job is gone, settled with their bundles (`bundles`): a trial
+    whose bundle had ended (the job died before telling the study) is told so from its
+    bundle; the others end as `status` (interrupted: FAIL, not counted; failed) for
+    `reason`, and a bundle they left running says the same. A trial whose bundle a live
+    process holds is left to it (it tells the study itself), and one another sweep
+    settles at the same moment to that sweep. Returns each settled trial's outcome."""
+    found = bundles.trial_bundles(sweep_dir, study.study_name) if numbers else {}
+    settled = []
+    for number in numbers:
+        bundle = found.get(number)
+        if bundle is None:
+            outcome = Outcome(status, [], error=reason)
+        else:
+            outcome = bundles.settle(bundle, status, reason)
+        if outcome is not None and tell_ended(study, storage, number, outcome, objectives):
+            settled.append((number, outcome))
+    return settled
+
+
+def tell_ended(
+    study: Any, storage: Any, number: int, outcome: Outcome, objectives: list[str]
 ) -> bool:
-    """Tell the study how orphan `number` ended: as its bundle's `outcome` says, else
-    interrupted. False when another sweep settled it a moment before."""
+    """Tell the study how RUNNING trial `number`, whose job is gone, ended; False when
+    another sweep settled it a moment before."""
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     trial = trial_by_number(study, storage, number)
     try:
-        if outcome is not None:
-            finish_trial(study, trial, outcome, objectives)
-        else:
-            trial.set_user_attr(INTERRUPTED_ATTR, True)
+        if outcome.status == "interrupted":
+            _mark_interrupted(trial, outcome)
             study.tell(trial, state=TrialState.FAIL)
+        else:
+            finish_trial(study, trial, outcome, objectives)
     except (UpdateFinishedTrialError, ValueError):
         finished = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
         if number in finished:
@@ -198,30 +216,6 @@ def orphaned(who: dict[str, Any]) -> bool:
     if any(who.get(k) is not None and who.get(k) != me.get(k) for k in ("boot", "pid_ns")):
         return False
     return not process_alive(who.get("pid"))
-
-
-def _bundles_by_trial(sweep_dir: Path, study_name: str) -> dict[int, Outcome]:
-    """The outcome of each trial's bundle in the sweep folder, by trial number."""
-    found = {}
-    for run_file in Path(sweep_dir).glob("*/run.json"):
-        try:
-            run = json.loads(run_file.read_text(encoding="utf-8"))
-            metrics_file = run_file.parent / "metrics.json"
-            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        except (OSError, ValueError):
-            continue
-        trial = run.get("trial") or {}
-        if trial.get("study") != study_name or not isinstance(trial.get("number"), int):
-            continue
-        found[trial["number"]] = Outcome(
-            status=run.get("status"),
-            overrides=list(run.get("command") or [])[3:],
-            run_id=run.get("id"),
-            bundle=str(run_file.parent),
-            metrics=metrics,
-            error=run.get("error"),
-        )
-    return found
 
 
 def counted(study: Any) -> int:
@@ -287,6 +281,35 @@ def owned_by_others(study: Any) -> list[int]:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if (who := t.user_attrs.get(OWNER_ATTR)) and who != me and not orphaned(who)
     ]
+
+
+def job_entries(study: Any, multi: bool) -> list[dict[str, Any]]:
+    """sweep.json's jobs: every trial of the study, each as its bundle ended when that was
+    resumed after the study had finished the trial (`record_resumed`)."""
+    resumed = study.user_attrs
+    return [
+        _as_resumed(trial_entry(t, multi), resumed.get(f"{RESUMED_ATTR}{t.number}"), multi)
+        for t in study.get_trials(deepcopy=False)
+    ]
+
+
+def record_resumed(study: Any, number: int, outcome: Outcome, objectives: list[str]) -> None:
+    """How the bundle of finished trial `number` ended when it was resumed on its own
+    (`ednax resume`). Optuna cannot reopen a finished trial, so this is kept beside it,
+    in a user attribute of the study; the trial keeps its state, and the sampler,
+    `n_trials` and the best trials go by that state."""
+    values = objective_values(outcome.metrics, objectives)
+    resumed = clean_json({**result_attr(outcome), "values": values})
+    study.set_user_attr(f"{RESUMED_ATTR}{number}", resumed)
+
+
+def _as_resumed(entry: dict[str, Any], resumed: dict | None, multi: bool) -> dict[str, Any]:
+    if resumed is None:
+        return entry
+    values = resumed.get("values")
+    entry.update({key: value for key, value in resumed.items() if key != "values"})
+    entry.update(values=values, value=None if multi or not values else values[0], resumed=True)
+    return entry
 
 
 def trial_entry(trial: Any, multi: bool) -> dict[str, Any]:

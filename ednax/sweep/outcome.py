@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"
+
 
 @dataclass
 class Outcome:

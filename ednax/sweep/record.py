@@ -31,10 +31,13 @@ from typing import Any
 from ednax.runs import atomic
 from ednax.runs.bundle import new_run_id
 from ednax.runs.provenance import process_alive
+from ednax.sweep import bundles
+from ednax.vocabulary import Monitor
 
 SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 PREFIX = "sweep-"
+SWEEP_KILLED = "the sweep's process ended before the sweep did (killed? a lost machine?)"
 
 
 def new_sweep_dir(runs_dir: Path, experiment: str) -> Path:
@@ -112,26 +115,77 @@ def count_statuses(jobs: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def settle_unfinished(jobs: list[dict[str, Any]], launcher_error: str | None) -> None:
+def settle_unfinished(
+    jobs: list[dict[str, Any]],
+    launcher_error: str | None,
+    sweep_dir: Path | None = None,
+    monitor: str | None = None,
+) -> None:
     """Grid jobs still pending or running when the launcher is done never recorded how they
     ended (their process was killed: out of memory, a time limit, a cancelled cluster job;
     or they never ran): they failed, and `error` says why as far as the launcher knows. A
     job whose process is still alive on this machine is left running: it records its end
-    itself (so does a cluster job that runs after all)."""
-    for job in jobs:
-        status = job.get("status", "pending")
-        if status not in ("pending", "running") or _still_running(job):
-            continue
-        said = f"the launcher failed: {launcher_error}" if launcher_error else None
-        if status == "pending":
-            reason = f"never started ({said or 'the launcher did not run it'})"
-        else:
-            reason = "its process ended before the job recorded how it ended (killed?"
-            reason += " out of memory? a time limit?)" + (f"; {said}" if said else "")
-        output = (job.get("launcher_job") or {}).get("stderr")
-        if output:
-            reason += f"; see {output}"
-        job.update(status="failed", error=reason)
+    itself (so does a cluster job that runs after all). With the sweep folder, each job's
+    bundle is settled with it (`bundles`): one that had ended gives the job its outcome;
+    one left running is closed as failed, for the same reason."""
+    lost = [job for job in jobs if _unfinished(job) and not _still_running(job)]
+    found = bundles.grid_bundles(sweep_dir) if lost and sweep_dir is not None else {}
+    for job in lost:
+        reason = _lost_reason(job, launcher_error)
+        settle_job(job, found.get(job.get("index")), "failed", reason, monitor)
+
+
+def settle_job(
+    job: dict[str, Any], bundle: Path | None, status: str, reason: str, monitor: str | None
+) -> None:
+    """A job whose process is gone, and its bundle (if it made one), given one outcome."""
+    if bundle is None:
+        job.update(status=status, error=reason)
+        return
+    outcome = bundles.settle(bundle, status, reason)
+    if outcome is not None:  # else a live process holds the bundle: it records its end
+        job.update(outcome.fields(), value=monitored_value(outcome.metrics, monitor))
+
+
+def settle_killed_sweep(data: dict[str, Any], sweep_dir: Path) -> None:
+    """A grid whose own process is gone (SIGKILL, a lost machine) while sweep.json said
+    running: the sweep is interrupted, and so is each job it was running in a process
+    now gone, bundle and entry alike. Jobs that never started stay pending."""
+    if data.get("status") != "running" or not _gone(data):
+        return
+    running = [job for job in data["jobs"] if job.get("status") == "running"]
+    found = bundles.grid_bundles(sweep_dir) if running else {}
+    for job in running:
+        if not _still_running(job):
+            bundle = found.get(job.get("index"))
+            settle_job(job, bundle, "interrupted", SWEEP_KILLED, data.get("monitor"))
+    data.update(status="interrupted", ended_at=now(), error=SWEEP_KILLED)
+    data["counts"] = count_statuses(data["jobs"])
+
+
+def monitored_value(metrics: dict[str, dict[str, float]], monitor: str | None) -> Any:
+    """The value of a monitor (`split/metric`) among a run's metrics, if it is there."""
+    if not monitor:
+        return None
+    logged = Monitor.parse(monitor)
+    return metrics.get(logged.split, {}).get(logged.metric)
+
+
+def _unfinished(job: dict[str, Any]) -> bool:
+    return job.get("status", "pending") in ("pending", "running")
+
+
+def _lost_reason(job: dict[str, Any], launcher_error: str | None) -> str:
+    said = f"the launcher failed: {launcher_error}" if launcher_error else None
+    if job.get("status", "pending") == "pending":
+        reason = f"never started ({said or 'the launcher did not run it'})"
+    else:
+        reason = "its process ended before the job recorded how it ended (killed?"
+        reason += " out of memory? a time limit?)" + (f"; {said}" if said else "")
+    output = (job.get("launcher_job") or {}).get("stderr")
+    if output:
+        reason += f"; see {output}"
+    return reason
 
 
 def _still_running(job: dict[str, Any]) -> bool:
@@ -140,6 +194,11 @@ def _still_running(job: dict[str, Any]) -> bool:
         and job.get("host") == socket.gethostname()
         and process_alive(job.get("pid"))
     )
+
+
+def _gone(entry: dict[str, Any]) -> bool:
+    """Whether the process an entry names is known dead: one of this host that is gone."""
+    return entry.get("host") == socket.gethostname() and not process_alive(entry.get("pid"))
 
 
 def launcher_message(reason: str) -> str:

@@ -32,12 +32,14 @@ DRIVER_PACKAGES = {
     "mysqlconnector": "mysql-connector-python",
 }
 
+MASK = "***"  # a password, in a URL of a record or message
+
 _STORAGES: dict[str, Any] = {}
 
 
 def mask_password(url: str) -> str:
     """An RDB URL without its password, for records and messages."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", rf"\1{MASK}@", url)
 
 
 def storage_url(configured: str | None, sweep_dir: Path) -> str:
