@@ -61,15 +61,19 @@ def is_terminal() -> bool:
 
 def command(function):
     """Wrap a command: ednax errors become a message and an exit code (2 for bad input,
-    1 for a failed run), Ctrl-C exits 130; `--debug` adds the traceback."""
+    1 for a failed run), Ctrl-C (or SIGTERM during a run) exits 130 with one line, however
+    often it is pressed; `--debug` adds the traceback."""
     import functools
 
     import typer
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        from ednax.engine.signals import first_stop_only
+
         try:
-            code = function(*args, **kwargs)
+            with first_stop_only():  # Ctrl-C pressed again does not cut the exit short
+                code = function(*args, **kwargs)
         except KeyboardInterrupt:
             console(stderr=True).print("interrupted", style="bold yellow")
             raise typer.Exit(130) from None
