@@ -33,6 +33,7 @@ from ednax.runs.bundle import Bundle
 from ednax.runs.lock import bundle_lock
 from ednax.runs.provenance import class_versions
 from ednax.steps.base import Dataset
+from ednax.steps.images.files import fit_in_memory
 
 PACKAGES = (
     "ednax",
@@ -277,6 +278,9 @@ class Experiment:
         self.bundle.write_artifact_text("data_schema.json", _data_schema(dataset))
         return dataset
 
+    def _images_in_memory(self, dataset: Dataset) -> bool:
+        return _images_in_memory_for(dataset, self.config.get("trainer") or {})
+
     def _preprocess(self, dataset: Dataset, fold: str = "") -> Dataset:
         """Fit the preprocessing on train only (or take it from the cache) and apply it to
         every split. An empty list still runs the pipeline: it turns features into a float64
@@ -284,7 +288,9 @@ class Experiment:
         steps = self.config.get("preprocess") or []
         fold_key = f"{fold}:{digest(self.config['evaluation'])}" if fold else ""
         key = self.cache.key(self.config["data"], dataset.fingerprint, steps, fold_key)
-        prepared = prepare(dataset, steps, self.cache, key)
+        prepared = prepare(
+            dataset, steps, self.cache, key, images_in_memory=self._images_in_memory(dataset)
+        )
         if prepared.note:  # a cache entry refused (not signed by this user), say
             self.say(prepared.note)
         prefix = f"{fold}/" if fold else ""
@@ -297,6 +303,14 @@ class Experiment:
         if steps:
             self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + f" ({how})")
         return prepared.dataset
+
+
+def _images_in_memory_for(dataset: Dataset, trainer: dict[str, Any]) -> bool:
+    """Whether an image run's splits are decoded into memory (`trainer.loader`)."""
+    loader = trainer.get("loader", "auto")
+    if dataset.modality != "image" or loader == "dataloader":
+        return False
+    return loader == "memory" or fit_in_memory(dataset.splits.values(), trainer["memory_budget_mb"])
 
 
 def _data_schema(dataset: Dataset) -> str:

@@ -37,6 +37,7 @@ from ednax.engine.spec import digest
 from ednax.registry import REGISTRY
 from ednax.runs import trust as signatures
 from ednax.steps.base import Dataset, Split
+from ednax.steps.images.files import decode_all
 
 
 @dataclass
@@ -185,10 +186,18 @@ def code_version(steps: list[dict]) -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: str) -> Prepared:
-    """Fit `steps` on the train split (or take them from the cache) and transform all."""
+def prepare(
+    dataset: Dataset,
+    steps: list[dict],
+    cache: PreprocessCache,
+    key: str,
+    *,
+    images_in_memory: bool = False,
+) -> Prepared:
+    """Fit `steps` on the train split (or take them from the cache) and transform all;
+    image splits are decoded into memory first when `images_in_memory`."""
     if dataset.modality == "image":
-        return prepare_images(dataset, steps)
+        return prepare_images(dataset, steps, in_memory=images_in_memory)
     found = cache.lookup(key)
     if found.hit is not None:
         pipeline, arrays, names = found.hit
@@ -213,9 +222,12 @@ def prepare(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: st
     return Prepared(_with_features(dataset, arrays, names), pipeline, cached=False, note=note)
 
 
-def prepare_images(dataset: Dataset, steps: list[dict]) -> Prepared:
+def prepare_images(dataset: Dataset, steps: list[dict], *, in_memory: bool) -> Prepared:
     """An image run's pipeline fitted on train; the splits stay images, which the train
-    loop preprocesses batch by batch on the device (`Dataset.batch_pipeline`)."""
+    loop preprocesses batch by batch on the device (`Dataset.batch_pipeline`). Splits
+    held `in_memory` are decoded once, here, before the fit reads train."""
+    if in_memory:
+        decode_all(dataset.splits.values())
     pipeline = image_pipeline(steps, tuple(dataset.input_shape))
     pipeline.fit(dataset.splits["train"])
     prepared = replace(dataset, input_shape=pipeline.output_shape, batch_pipeline=pipeline)

@@ -18,7 +18,7 @@ from ednax.engine.lightning.loader import (
     split_tensors,
 )
 from ednax.steps.base import Dataset, Split
-from ednax.steps.images.files import ImageSplit
+from ednax.steps.images.files import ImageSplit, fit_in_memory
 
 
 def fit_batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int) -> tuple[Any, Any]:
@@ -38,8 +38,9 @@ def loader_kind(dataset: Dataset, options: Any, device: torch.device) -> str:
     if options.loader != "auto":
         return options.loader
     if dataset.modality == "image":
-        nbytes = sum(s.nbytes + len(s) * 8 for s in dataset.splits.values())
-        fits = nbytes <= options.memory_budget_mb * 2**20 and fits_on_device(nbytes, device)
+        splits = dataset.splits.values()
+        nbytes = sum(s.nbytes + len(s) * 8 for s in splits)
+        fits = fit_in_memory(splits, options.memory_budget_mb) and fits_on_device(nbytes, device)
         return "memory" if fits else "dataloader"
     nbytes = sum(np.asarray(s.X).nbytes // 2 + len(s) * 8 for s in dataset.splits.values())
     return "memory" if fits_on_device(nbytes, device) else "dataloader"

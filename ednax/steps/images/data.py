@@ -105,7 +105,13 @@ class _ImageData(Step):
 
     def _checked(self) -> tuple[Listing, _Headers, tuple[int, int]]:
         """The files, their headers and the decoded size; every problem raised as a
-        ConfigError, that of a split that would be empty included."""
+        ConfigError, that of a split that would be empty included. Listed once per step
+        object: validation asks it twice (the task, then the image shape)."""
+        if getattr(self, "_checked_once", None) is None:
+            self._checked_once = self._check()
+        return self._checked_once
+
+    def _check(self) -> tuple[Listing, _Headers, tuple[int, int]]:
         check_fractions(self.val, self.test)
         wanted = _wanted_size(self.size, self.channels)
         listing = self._listing()

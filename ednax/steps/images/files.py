@@ -23,6 +23,7 @@ import numpy as np
 from ednax.errors import ConfigError, Problem
 
 _DECODE_THREADS = min(8, os.cpu_count() or 1)
+_CHUNK = 256  # images a decoding thread takes at a time
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 
 
@@ -39,7 +40,7 @@ class ImageSplit:
         channels: int,
         size: tuple[int, int],
     ):
-        self.files = [Path(f) for f in files]
+        self.files = list(files)
         self.y = np.asarray(y)
         self.ids = np.asarray(ids, dtype=object)
         self.channels = channels
@@ -60,6 +61,8 @@ class ImageSplit:
         return len(self) * int(np.prod(self.shape))
 
     def read(self, i: int) -> np.ndarray:
+        if self._decoded is not None:
+            return self._decoded[i]
         return decode(self.files[i], self.channels, self.size)
 
     @property
@@ -69,11 +72,13 @@ class ImageSplit:
         if self._decoded is None:
             out = np.empty((len(self), *self.shape), dtype=np.uint8)
 
-            def read_into(i: int) -> None:
-                out[i] = self.read(i)
+            def read_into(rows: range) -> None:
+                for i in rows:
+                    out[i] = decode(self.files[i], self.channels, self.size)
 
+            chunks = [range(i, min(i + _CHUNK, len(self))) for i in range(0, len(self), _CHUNK)]
             with ThreadPoolExecutor(max_workers=_DECODE_THREADS) as pool:
-                list(pool.map(read_into, range(len(self)), chunksize=64))
+                list(pool.map(read_into, chunks))
             self._decoded = out
         return self._decoded
 
@@ -111,9 +116,10 @@ def decode(path: Path, channels: int, size: tuple[int, int] | None) -> np.ndarra
     RGB (3), resized to `size` (height, width) with bilinear filtering when given."""
     from PIL import Image, UnidentifiedImageError
 
+    mode = "L" if channels == 1 else "RGB"
     try:
         with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.convert(mode) if image.mode != mode else image
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
@@ -146,5 +152,12 @@ def unreadable(path: Path, exc: BaseException) -> ConfigError:
     )
 
 
-def is_image_split(split: Any) -> bool:
-    return isinstance(split, ImageSplit)
+def fit_in_memory(splits: Any, budget_mb: float) -> bool:
+    """Whether image splits decoded take at most `budget_mb` MiB (with their targets)."""
+    return sum(s.nbytes + len(s) * 8 for s in splits) <= budget_mb * 2**20
+
+
+def decode_all(splits: Any) -> None:
+    """Decode every split into memory once (`ImageSplit.X`)."""
+    for split in splits:
+        _ = split.X
