@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import errno
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -31,10 +33,12 @@ class Problem:
         return where
 
     def render(self) -> str:
+        """The problem as the user reads it: a URL's password (an override quoting one, say)
+        is shown as `***`."""
         text = f"{self.location()}: {self.message}" if self.location() else self.message
         if self.hint:
             text += f"\n    {self.hint}"
-        return text
+        return mask_password(text)
 
 
 class EdnaxError(Exception):
@@ -44,7 +48,7 @@ class EdnaxError(Exception):
     title = "error"
 
     def render(self) -> str:
-        return str(self)
+        return mask_password(str(self))
 
 
 class ConfigError(EdnaxError):
@@ -139,3 +143,41 @@ class Suggestions:
 
 def did_you_mean(name: str, valid: Iterable[str], noun: str = "name") -> str:
     return Suggestions(sorted(set(valid))).hint(name, noun)
+
+
+MASK = "***"  # a password, in a URL of a record or message
+# SQLAlchemy's driver for a database URL (postgresql:// is psycopg 3; mysql:// is mysqldb)
+DRIVER_PACKAGES = {
+    "psycopg": "psycopg[binary]",
+    "psycopg2": "psycopg2-binary",
+    "pymysql": "PyMySQL",
+    "mysqldb": "mysqlclient",
+    "mysqlconnector": "mysql-connector-python",
+}
+
+
+def mask_password(text: str) -> str:
+    """`text` with the password of every database URL in it (`scheme://user:password@`)
+    replaced by `***`: what records and messages show of a URL (an Optuna storage, a sql
+    data step's `url`, a command line or log line quoting one)."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", rf"\1{MASK}@", text)
+
+
+def masked(value: Any) -> Any:
+    """`value` (a config, a list of overrides) with `mask_password` applied to every string
+    in it; the bundle writer records nothing else."""
+    if isinstance(value, str):
+        return mask_password(value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(v) for v in value]
+    return value
+
+
+def missing_driver(url: str, driver: str) -> tuple[str, str]:
+    """What to say of a database URL whose driver is not installed: the message (password
+    masked) and the pip command that installs it."""
+    package = DRIVER_PACKAGES.get(driver, driver)
+    message = f"{mask_password(url)} needs the database driver '{driver}', not installed"
+    return message, f"pip install '{package}'"

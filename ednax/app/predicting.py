@@ -1,6 +1,6 @@
 """Predict with a finished run, from its bundle alone: `load` a run, then `predict` rows
-(a DataFrame, a dict of columns, a list of records), a csv file, or a split of the run's
-own data. The same checks and artifacts serve `ednax predict` and the Python API."""
+(a DataFrame, a dict of columns, a list of records), a csv or Parquet file, or a split of
+the run's own data. The same checks and artifacts serve `ednax predict` and the Python API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 
 from ednax.app.plugins import plugin_dirs
 from ednax.config.plugins import import_plugins
-from ednax.engine.predict import Predictions, Predictor, check_frame, read_input_csv
+from ednax.engine.predict import Predictions, Predictor, check_frame, read_input
 from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, UsageError
 from ednax.registry import REGISTRY
@@ -67,12 +67,12 @@ class LoadedRun:
         return self.predictor.predict(X, ids)
 
     def predict_csv(self, path: str | Path, id_column: str | None = None) -> Predictions:
-        """Predictions for a CSV of rows; for an image run, a folder of images or a CSV
-        of image paths (`id_column`, default `path`)."""
+        """Predictions for a CSV of rows (or a .parquet file, or a folder of them); for an
+        image run, a folder of images or a CSV of image paths (`id_column`, default `path`)."""
         if self.predictor.schema.get("modality") == "image":
             images = images_to_predict(Path(path), self.predictor.schema, id_column)
             return self.predictor.predict_images(images)
-        ids, X = read_input_csv(Path(path), self.predictor.schema, id_column)
+        ids, X = read_input(Path(path), self.predictor.schema, id_column)
         return self.predictor.predict(X, ids)
 
     def predict_split(self, split: str) -> Predictions:

@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
 def predict(
     run: str = RUN,
     source: str = typer.Argument(
-        ..., help="a csv file, or data:<split> for a split of the run's own data step"
+        ...,
+        help="a csv or .parquet file (an image run: a folder of images or a csv of paths), "
+        "or data:<split> for a split of the run's own data step",
     ),
     output: Path = typer.Option(None, "-o", "--output", help="csv to write (default: stdout)"),
     id_column: str = typer.Option(None, "--id-column", help="a column of the csv to use as id"),

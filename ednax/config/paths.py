@@ -1,8 +1,8 @@
-"""A step's `path` (and a model's local `pretrained` directory) made absolute: looked up in
-the working directory, then in the config file's folder; a `latest` (or `latest~N`)
-component after `runs/<experiment>/` names that experiment's newest run, recorded as the
-concrete bundle (`runs/base/latest/artifacts/pretrained` works too). A `pretrained` value
-found nowhere is left as it is: a hub id, for the model to look up."""
+"""A step's `path` (a model's local `pretrained` directory, the file of a SQLite `url`) made
+absolute: looked up in the working directory, then in the config file's folder; a `latest`
+(or `latest~N`) component after `runs/<experiment>/` names that experiment's newest run,
+recorded as the concrete bundle (`runs/base/latest/artifacts/pretrained` works too). A
+`pretrained` value found nowhere is left as it is: a hub id, for the model to look up."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ednax.errors import UsageError
+from ednax.steps.data_sources import sqlite_file
 
 if TYPE_CHECKING:
     from ednax.config.context import Resolving
 
 # parameter -> whether it must name a file or folder that exists
 PATH_PARAMETERS = {"path": True, "pretrained": False}
+# parameters holding a database URL: a SQLite file in one is found as a `path` is
+URL_PARAMETERS = ("url",)
 
 
 def absolute_paths(r: Resolving, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -30,6 +33,15 @@ def absolute_paths(r: Resolving, path: str, params: dict[str, Any]) -> dict[str,
             return None
         if found is not None:
             params = {**params, name: os.path.abspath(found)}
+    for name in URL_PARAMETERS:
+        value = params.get(name)
+        file = sqlite_file(value) if isinstance(value, str) else None
+        if file is None:
+            continue
+        found = _found(r, f"{path}.{name}", file[1], True)
+        if found is False:
+            return None
+        params = {**params, name: file[0] + os.path.abspath(found) + file[2]}
     return params
 
 

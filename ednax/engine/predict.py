@@ -92,6 +92,7 @@ class Predictor:
         self.trust = trust
         self.record = bundle.read_run()
         self.schema = json.loads(self._read("data_schema.json")[1])
+        self._loaded: dict[Any, Any] = {}  # artifacts loaded once, for every later call
 
     @property
     def features(self) -> list[str]:
@@ -105,7 +106,9 @@ class Predictor:
     def unpickled(self, name: str) -> Any:
         """artifacts/<name> unpickled, from the very bytes whose sha256 and hmac were
         checked: unless the bundle is trusted, a pickle this user's ednax did not sign is
-        refused before a byte of it is loaded."""
+        refused before a byte of it is loaded. Loaded once; later calls share the object."""
+        if name in self._loaded:
+            return self._loaded[name]
         _, data = self._read(name)
         if not self.trust:
             recorded = self.record["artifacts"][name]
@@ -113,7 +116,7 @@ class Predictor:
                 self._refuse(name, signatures.UNSIGNED)
             if not signatures.artifact_signed(data, recorded["hmac"]):
                 self._refuse(name, signatures.NOT_SIGNED)
-        return pickle.loads(data)
+        return self._loaded.setdefault(name, pickle.loads(data))
 
     def _read(self, name: str) -> tuple[Path, bytes]:
         artifacts = self.bundle.path / "artifacts"
@@ -181,7 +184,11 @@ class Predictor:
 
     def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         estimator = self.unpickled(self.prefix + "model.pkl")
-        proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
+        if not hasattr(estimator, "predict_proba"):
+            return estimator.predict(X), None
+        proba = estimator.predict_proba(X)
+        if _predicts_by_proba(estimator):  # the forest's trees run once, not twice
+            return estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
         return estimator.predict(X), proba
 
     def _predict_torch(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -196,9 +203,12 @@ class Predictor:
         return predictions(outputs, self.schema["task"])
 
     def _loaded_module(self, in_features: int) -> Any:
-        """The run's train loop with the best checkpoint's weights, in its precision."""
+        """The run's train loop with the best checkpoint's weights, in its precision; built
+        once."""
         import torch
 
+        if ("module", in_features) in self._loaded:
+            return self._loaded["module", in_features]
         module = self._train_loop(in_features)
         state = torch.load(self._checkpoint(), map_location="cpu", weights_only=True)
         state = state["state_dict"]
@@ -206,7 +216,7 @@ class Predictor:
         if first in state and state[first].is_floating_point():
             module.to(state[first].dtype)  # a 64-true or bf16-true run's precision
         module.load_state_dict(state)
-        return module
+        return self._loaded.setdefault(("module", in_features), module)
 
     def _train_loop(self, in_features: int) -> Any:
         from ednax.engine.lightning import assemble
@@ -243,11 +253,25 @@ class Predictor:
         raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")
 
 
-def read_input_csv(path: Path, schema: dict[str, Any], id_column: str | None) -> tuple:
-    """(ids, X) of a csv to predict on, checked against the training schema: every
-    problem (missing, extra, non-numeric, unseen category) reported at once."""
+def _predicts_by_proba(estimator: Any) -> bool:
+    """Whether `predict` is, by its definition, the class of highest `predict_proba`: a
+    scikit-learn forest classifier's (random forest, extra trees) is exactly that."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest_predict = RandomForestClassifier.predict  # ForestClassifier's, for both forests
+    return type(estimator).predict is forest_predict and getattr(estimator, "n_outputs_", 1) == 1
+
+
+def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tuple:
+    """(ids, X) of a csv, or of a .parquet file or folder of them, to predict on, checked
+    against the training schema: every problem (missing, extra, non-numeric, unseen
+    category) reported at once."""
     import pandas as pd
 
+    from ednax.steps.data_sources import PARQUET_SUFFIX, read_parquet
+
+    if path.suffix == PARQUET_SUFFIX or path.is_dir():
+        return check_frame(read_parquet(path), schema, id_column, str(path))
     if not path.is_file():
         raise UsageError(f"input file not found: {path}")
     return check_frame(pd.read_csv(path), schema, id_column, str(path))

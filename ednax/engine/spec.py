@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ednax.errors import Problem
+from ednax.errors import Problem, masked
 from ednax.vocabulary import STEP_SECTIONS, Monitor
 
 
@@ -75,6 +75,7 @@ class ResolvedConfig:
 
 
 def digest(value: Any) -> str:
-    """A short stable hash of a JSON-able value."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    """A short stable hash of a JSON-able value, taken with URL passwords masked: a record
+    keeps neither a password nor a hash that would confirm a guess of it."""
+    text = json.dumps(masked(value), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

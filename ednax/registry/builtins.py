@@ -10,6 +10,8 @@ _TORCH = {"family": "torch"}
 TABULAR = [
     ("data", "sklearn_toy", "ednax.steps.data:SklearnToy", {}),
     ("data", "csv", "ednax.steps.data:Csv", {}),
+    ("data", "parquet", "ednax.steps.data_sources:Parquet", {}),
+    ("data", "sql", "ednax.steps.data_sources:Sql", {}),
     ("data", "synthetic", "ednax.steps.data:Synthetic", {}),
     ("preprocess", "standard_scaler", "ednax.steps.preprocess:StandardScaler", {}),
     ("preprocess", "minmax_scaler", "ednax.steps.preprocess:MinMaxScaler", {}),

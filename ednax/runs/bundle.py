@@ -11,7 +11,9 @@
       log.txt         what the run printed
 
 Every file except log.txt is written through `ednax.runs.atomic`, so a run killed at any
-moment leaves each file either complete or absent. The engine drives a bundle as
+moment leaves each file either complete or absent. No file keeps a password: the password of
+a database URL (in the config, an override, the command, a log line or the error) is
+written as `***` (`ednax.errors.masked`). The engine drives a bundle as
 
     bundle = Bundle.create(runs_dir, "iris-mlp")
     bundle.start(config=..., overrides=..., command=..., ...)
@@ -33,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ednax.errors import mask_password, masked
 from ednax.runs import atomic, trust
 from ednax.runs.provenance import collect_env, git_patch, git_state
 from ednax.vocabulary import NAME_RULE, name_problem
@@ -162,8 +165,8 @@ class Bundle:
         the files that describe its inputs. `extra` adds top-level keys to run.json; it may
         not replace the standard ones.
         """
-        atomic.write_yaml(self.path / CONFIG_FILE, dict(config))
-        atomic.write_yaml(self.path / OVERRIDES_FILE, list(overrides))
+        atomic.write_yaml(self.path / CONFIG_FILE, masked(dict(config)))
+        atomic.write_yaml(self.path / OVERRIDES_FILE, masked(list(overrides)))
         self._write_env(packages, cwd)
         run = {
             "id": self.run_id,
@@ -172,7 +175,7 @@ class Bundle:
             "started_at": _isoformat(_now()),
             "ended_at": None,
             "duration_s": None,
-            "command": list(command),
+            "command": masked(list(command)),
             "cwd": str(cwd),
             "seed": seed,
             "fingerprints": dict(fingerprints),
@@ -183,7 +186,7 @@ class Bundle:
             "artifacts": {},
         }
         with _LOCK:
-            atomic.write_json(self.path / RUN_FILE, _with_extra(run, extra or {}))
+            atomic.write_json(self.path / RUN_FILE, _with_extra(run, masked(dict(extra or {}))))
 
     def read_run(self) -> dict[str, Any]:
         """The current contents of run.json."""
@@ -224,7 +227,10 @@ class Bundle:
             started = self.read_run().get("started_at")
             duration = None if started is None else round(ended - _parse_time(started), 3)
             return self.update(
-                status=status, error=error, ended_at=_isoformat(ended), duration_s=duration
+                status=status,
+                error=None if error is None else mask_password(error),
+                ended_at=_isoformat(ended),
+                duration_s=duration,
             )
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
@@ -251,7 +257,7 @@ class Bundle:
         for the whole run, rewriting it each time would cost time quadratic in its length,
         and an append can only ever lose the line being written, never earlier ones.
         """
-        text = line if line.endswith("\n") else line + "\n"
+        text = mask_password(line if line.endswith("\n") else line + "\n")
         with open(self.path / LOG_FILE, "a", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -1,13 +1,16 @@
-"""The `csv` data step's file handling: reading a CSV, checking its columns and rows, the
-task of its target, and a DataFrame's feature columns as the matrix X.
+"""The checks of a table's columns and rows that the `csv` data step makes (and `parquet`
+and `sql` with it), the task of its target, and a DataFrame's feature columns as the
+matrix X; reading a CSV.
 
-Rows are named as *data rows*, counted from 1 after the header (data row 1 is the file's
-second line when no quoted value spans lines).
+Rows are named as *data rows*, counted from 1: in a csv after the header (data row 1 is the
+file's second line when no quoted value spans lines); `Rows` says how another source counts
+them and which parameter a problem with them names.
 """
 
 from __future__ import annotations
 
 import pathlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,23 @@ from ednax.errors import ConfigError, Problem, did_you_mean
 MAX_AUTO_CLASSES = 20
 ROWS_HINT = "data rows count from 1 after the header"
 FILE_HINT = "a csv file holds a header row naming the columns, then one row per example"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Where a table's rows come from, as its problems say it: the parameter naming the
+    source (`data.path`, `data.query`), how its data rows count, what an empty one means
+    and where a stray value is fixed."""
+
+    key: str = "data.path"
+    counted: str = ROWS_HINT
+    empty: str = "{source} has a header but no data rows"
+    empty_hint: str = FILE_HINT
+    fix: str = "fix or empty those cells in the file (an empty cell is a missing value)"
+    fill: str = "fill or drop those rows in the file"
+
+
+CSV_ROWS = Rows()
 
 
 def absolute(path: str) -> pathlib.Path:
@@ -53,7 +73,7 @@ def read_csv(
         raise fail(f"cannot read {path} as CSV: {exc}") from exc
 
 
-def check_target(target: str, columns: list[str], path: pathlib.Path) -> None:
+def check_target(target: str, columns: list[str], path: Any) -> None:
     if target not in columns:
         raise ConfigError(
             Problem(
@@ -64,32 +84,33 @@ def check_target(target: str, columns: list[str], path: pathlib.Path) -> None:
         )
 
 
-def check_rows(frame: Any, target: str, features: list[str], task: str, path: Any) -> str:
-    """The rows of a csv checked before any work, and the task (see `resolve_task`).
+def check_rows(
+    frame: Any, target: str, features: list[str], task: str, path: Any, rows: Rows = CSV_ROWS
+) -> str:
+    """The rows of a table (a csv, `path`) checked before any work, and the task (see
+    `resolve_task`).
 
-    A file with no data rows, a numeric column with stray text (`stray_text`), empty target
+    A table with no data rows, a numeric column with stray text (`stray_text`), empty target
     cells and a classification target with a single class are errors, each naming the
     column, the first data row concerned and its value."""
     if len(frame) == 0:
         raise ConfigError(
-            Problem(
-                f"{path} has a header but no data rows",
-                path="data.path",
-                hint=FILE_HINT,
-            )
+            Problem(rows.empty.format(source=path), path=rows.key, hint=rows.empty_hint)
         )
     checked = features if task == "classification" else [target, *features]
-    problems = [p for name in checked if (p := stray_text(frame[name], name, target)) is not None]
+    problems = [
+        p for name in checked if (p := stray_text(frame[name], name, target, rows)) is not None
+    ]
     if problems:
         raise ConfigError(problems)
-    check_target_filled(frame[target], target)
+    check_target_filled(frame[target], target, rows)
     task = resolve_task(frame[target], task, target)
     if task == "classification":
         check_classes(frame[target], target)
     return task
 
 
-def stray_text(column: Any, name: str, target: str) -> Problem | None:
+def stray_text(column: Any, name: str, target: str, rows: Rows = CSV_ROWS) -> Problem | None:
     """A problem when a column is numbers with some text: more than half its non-missing
     values read as numbers, but not all (a column of text in half its rows or more is
     categorical)."""
@@ -114,13 +135,12 @@ def stray_text(column: Any, name: str, target: str) -> Problem | None:
     return Problem(
         f"{'target ' if is_target else ''}column '{name}' holds numbers, but data row {row} "
         f"is {value!r}{others}",
-        path="data.target" if is_target else "data.path",
-        hint=f"fix or empty those cells in the file (an empty cell is a missing value); "
-        f"{way_out}; {ROWS_HINT}",
+        path="data.target" if is_target else rows.key,
+        hint=f"{rows.fix}; {way_out}; {rows.counted}",
     )
 
 
-def check_target_filled(target: Any, name: str) -> None:
+def check_target_filled(target: Any, name: str, rows: Rows = CSV_ROWS) -> None:
     """A ConfigError naming the first data rows when the target column has empty cells."""
     if target.isna().any():
         missing = [int(i) + 1 for i in np.flatnonzero(target.isna().to_numpy())[:5]]
@@ -129,7 +149,7 @@ def check_target_filled(target: Any, name: str) -> None:
                 f"target column '{name}' has {int(target.isna().sum())} empty "
                 f"cell(s) (first data rows: {', '.join(map(str, missing))})",
                 path="data.target",
-                hint=f"fill or drop those rows in the file, or choose another target; {ROWS_HINT}",
+                hint=f"{rows.fill}, or choose another target; {rows.counted}",
             )
         )
 
@@ -151,7 +171,7 @@ def check_classes(target: Any, name: str) -> None:
 
 
 def feature_columns(
-    columns: list[str], target: str, features: list[str] | None, path: str
+    columns: list[str], target: str, features: list[str] | None, path: Any
 ) -> list[str]:
     """The feature columns: `features`, or every column but the target when None."""
     chosen = [c for c in columns if c != target] if features is None else [str(f) for f in features]

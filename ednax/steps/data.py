@@ -1,4 +1,5 @@
-"""Built-in data steps: scikit-learn's toy sets, a CSV file, generated data.
+"""Built-in data steps: scikit-learn's toy sets, a CSV file, generated data; and `Table`,
+what the steps of one table (csv here, parquet and sql in `data_sources`) share.
 
 Each class's `load()` returns a `Dataset` with train/val/test splits made by one shared,
 seeded helper, so every source splits the same way. For classification `y` holds class
@@ -8,14 +9,16 @@ indices 0..k-1 and `Dataset.classes` the original labels as plain python values.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable
 from typing import Any, Literal
 
 import numpy as np
 
 from ednax.errors import ConfigError, Problem, UsageError, did_you_mean
 from ednax.steps.base import Dataset, Step
-from ednax.steps.csv_columns import MAX_AUTO_CLASSES as MAX_AUTO_CLASSES
 from ednax.steps.csv_columns import (
+    CSV_ROWS,
+    Rows,
     absolute,
     check_rows,
     check_target,
@@ -23,6 +26,7 @@ from ednax.steps.csv_columns import (
     feature_matrix,
     read_csv,
 )
+from ednax.steps.csv_columns import MAX_AUTO_CLASSES as MAX_AUTO_CLASSES
 from ednax.steps.splits import array_fingerprint, check_fractions, encode_labels, plain, split_rows
 
 ToyName = Literal["iris", "wine", "breast_cancer", "digits", "diabetes"]
@@ -30,7 +34,7 @@ CsvTask = Literal["auto", "classification", "regression"]
 SyntheticTask = Literal["classification", "regression"]
 
 _REGRESSION_TOYS = ("diabetes",)
-# Csv.infer_task's answer (the task, or the problems) for the file last checked
+# Table.infer_task's answer (the task, or the problems) for the data last checked
 _CHECKED: dict[tuple, str | list[Problem]] = {}
 _IMAGE_SHAPES = {"digits": (1, 8, 8)}
 
@@ -100,7 +104,89 @@ class SklearnToy(Step):
         )
 
 
-class Csv(Step):
+class Table:
+    """What the data steps of one table share (csv, parquet, sql): its columns and rows
+    checked at validation, once per version of the data, and `load()`.
+
+    A subclass has the parameters target, features, task, val, test, stratify, shuffle and
+    random_state, and says how to read its data: `_version()` (what identifies the data as
+    it is now, raising the problem of data that is not there), `_name()` (the data, as
+    messages name it), `_columns()` and `_frame(columns)` (those columns, read), or
+    `_table()` in their place, `_fingerprint(frame)`, `_sources()`, and `_rows()` (how its
+    problems name rows)."""
+
+    def infer_task(self) -> str:
+        """The task, from `task` or the target column's values; checks the data, its
+        columns and its rows, so a config fails before any work. The data is read once per
+        version of it: a sweep's jobs share the answer."""
+        check_fractions(self.val, self.test)
+        features = None if self.features is None else tuple(map(str, self.features))
+        key = (type(self).__qualname__, self._version(), self.target, features, self.task)
+        if key not in _CHECKED:
+            _CHECKED.clear()  # one data section at a time is what sweeps need
+            try:
+                frame, features = self._table()
+                _CHECKED[key] = self._task(frame, features)
+            except ConfigError as exc:
+                _CHECKED[key] = exc.problems
+        answer = _CHECKED[key]
+        if isinstance(answer, list):
+            raise ConfigError(answer)
+        return answer
+
+    def load(self) -> Dataset:
+        check_fractions(self.val, self.test)
+        frame, features = self._table()
+        task = self._task(frame, features)
+        target = frame[self.target]
+        if task == "classification":
+            y, classes = encode_labels(target.to_numpy())
+        else:
+            y, classes = target.to_numpy(dtype=np.float64), None
+        X = feature_matrix(frame[features])
+        return Dataset(
+            splits=split_rows(X, y, task, self),
+            task=task,
+            feature_names=features,
+            target=self.target,
+            classes=classes,
+            fingerprint=self._fingerprint(frame),
+            sources=self._sources(),
+        )
+
+    def _table(self) -> tuple[Any, list[str]]:
+        """The target and feature columns, read (a DataFrame), and the features' names."""
+        columns, name = self._columns(), self._name()
+        check_target(self.target, columns, name)
+        features = feature_columns(columns, self.target, self.features, name)
+        return self._frame(list(dict.fromkeys([self.target, *features]))), features
+
+    def _task(self, frame: Any, features: list[str]) -> str:
+        return check_rows(frame, self.target, features, self.task, self._name(), self._rows())
+
+    def _rows(self) -> Rows:
+        return CSV_ROWS
+
+    def _version(self) -> Hashable:
+        raise NotImplementedError
+
+    def _name(self) -> Any:
+        raise NotImplementedError
+
+    def _columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def _frame(self, columns: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _fingerprint(self, frame: Any) -> str:
+        raise NotImplementedError
+
+    def _sources(self) -> list[str]:
+        raise NotImplementedError
+
+
+class Csv(Table, Step):
     """A CSV file with a header row: one column is the target, others the features.
 
     With `task: auto` the task is classification when the target is non-numeric (text,
@@ -159,62 +245,30 @@ class Csv(Step):
         self.shuffle = shuffle
         self.random_state = random_state
 
-    def infer_task(self) -> str:
-        """The task, from `task` or the target column's values; checks the file, its
-        columns and its rows (see above), so a config fails before any work. The file is
-        read once per version of it: a sweep's jobs share the answer."""
-        check_fractions(self.val, self.test)
+    def _version(self) -> Hashable:
         path = absolute(self.path)
         if not path.is_file():
             read_csv(path, "data.path", ConfigError, nrows=0)  # says why
         stat = path.stat()
-        features = None if self.features is None else tuple(map(str, self.features))
-        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-        key = (str(path), version, self.target, features, self.task)
-        if key not in _CHECKED:
-            _CHECKED.clear()  # one file (one data section) at a time is what sweeps need
-            try:
-                _CHECKED[key] = self._checked(path)
-            except ConfigError as exc:
-                _CHECKED[key] = exc.problems
-        answer = _CHECKED[key]
-        if isinstance(answer, list):
-            raise ConfigError(answer)
-        return answer
+        return str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
-    def _checked(self, path) -> str:
-        header = read_csv(path, "data.path", ConfigError, nrows=0)
-        columns = [str(c) for c in header.columns]
-        check_target(self.target, columns, path)
-        features = feature_columns(columns, self.target, self.features, self.path)
-        frame = read_csv(path, "data.path", ConfigError, usecols=[self.target, *features])
+    def _name(self) -> Any:
+        return absolute(self.path)
+
+    def _columns(self) -> list[str]:
+        header = read_csv(absolute(self.path), "data.path", ConfigError, nrows=0)
+        return [str(c) for c in header.columns]
+
+    def _frame(self, columns: list[str]) -> Any:
+        frame = read_csv(absolute(self.path), "data.path", ConfigError, usecols=columns)
         frame.columns = [str(c) for c in frame.columns]
-        return check_rows(frame, self.target, features, self.task, path)
+        return frame
 
-    def load(self) -> Dataset:
-        check_fractions(self.val, self.test)
-        path = absolute(self.path)
-        frame = read_csv(path, "data.path", ConfigError)
-        columns = [str(c) for c in frame.columns]
-        frame.columns = columns
-        check_target(self.target, columns, path)
-        features = feature_columns(columns, self.target, self.features, self.path)
-        target = frame[self.target]
-        task = check_rows(frame, self.target, features, self.task, path)
-        if task == "classification":
-            y, classes = encode_labels(target.to_numpy())
-        else:
-            y, classes = target.to_numpy(dtype=np.float64), None
-        X = feature_matrix(frame[features])
-        return Dataset(
-            splits=split_rows(X, y, task, self),
-            task=task,
-            feature_names=features,
-            target=self.target,
-            classes=classes,
-            fingerprint=hashlib.sha256(path.read_bytes()).hexdigest(),
-            sources=[str(path)],
-        )
+    def _fingerprint(self, frame: Any) -> str:
+        return hashlib.sha256(absolute(self.path).read_bytes()).hexdigest()
+
+    def _sources(self) -> list[str]:
+        return [str(absolute(self.path))]
 
     def read_features(self, path: str, feature_names: list[str]) -> np.ndarray:
         """X of another CSV (e.g. new rows to predict): `feature_names` columns, in order.

@@ -2,7 +2,8 @@
 of a URL whose database driver is missing.
 
 The default storage is a SQLite file in the sweep folder; any Optuna RDB URL works. A URL
-is never shown with its password (`mask_password`). A job opens the storage the sweeper
+is never shown with its password (`ednax.errors.mask_password`, the one rule, which the
+sql data step and the bundle writer use too). A job opens the storage the sweeper
 created (`existing=True`), from the composed Hydra config when it can, so that a URL given
 through an interpolation (`${oc.env:OPTUNA_STORAGE}`) never reaches a file.
 """
@@ -11,35 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-from ednax.errors import UsageError
+from ednax.errors import MASK as MASK  # the rule is the errors module's: sweeps use it here
+from ednax.errors import UsageError, missing_driver
+from ednax.errors import mask_password as mask_password
 
 DEFAULT_DB = "optuna.db"
 SQLITE_TIMEOUT_S = 60
 SQLITE_SYNC = "OFF"
 # Workers started together on a new storage race to create its tables; the losers retry.
 CREATE_RETRY_S = 60
-# SQLAlchemy's driver for a storage URL (postgresql:// is psycopg 3; mysql:// is mysqldb)
-DRIVER_PACKAGES = {
-    "psycopg": "psycopg[binary]",
-    "psycopg2": "psycopg2-binary",
-    "pymysql": "PyMySQL",
-    "mysqldb": "mysqlclient",
-    "mysqlconnector": "mysql-connector-python",
-}
-
-MASK = "***"  # a password, in a URL of a record or message
 
 _STORAGES: dict[str, Any] = {}
-
-
-def mask_password(url: str) -> str:
-    """An RDB URL without its password, for records and messages."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", rf"\1{MASK}@", url)
 
 
 def storage_url(configured: str | None, sweep_dir: Path) -> str:
@@ -76,14 +63,6 @@ def open_storage(url: str, *, existing: bool = False) -> Any:
     storage = _create_storage(url, options)
     _STORAGES[url] = storage
     return storage
-
-
-def missing_driver(url: str, driver: str) -> tuple[str, str]:
-    """What to say of a storage URL whose database driver is not installed: the message
-    (password masked) and the pip command that installs it."""
-    package = DRIVER_PACKAGES.get(driver, driver)
-    message = f"{mask_password(url)} needs the database driver '{driver}', not installed"
-    return message, f"pip install '{package}'"
 
 
 def quiet_optuna() -> None:
