@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from ednax.cli import diff_cmd, plot_cmd, registry_cmd, reuse_cmd, run_cmd, runs_cmd
+from ednax.cli import (
+    diff_cmd,
+    plot_cmd,
+    registry_cmd,
+    reuse_cmd,
+    run_cmd,
+    runs_cmd,
+    schema_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="ednax",
@@ -18,9 +27,11 @@ app = typer.Typer(
 run_cmd.register(app)
 registry_cmd.register(app)
 reuse_cmd.register(app)
+serve_cmd.register(app)
 runs_cmd.register(app)
 diff_cmd.register(app)
 plot_cmd.register(app)
+schema_cmd.register(app)
 
 
 def entry() -> None:
