@@ -213,7 +213,7 @@ def signature_of(obj: Any) -> Signature:
     """Schema of an imported class (or function), by inspection."""
     init = obj.__init__ if inspect.isclass(obj) else obj
     try:
-        hints = typing.get_type_hints(init)
+        hints = typing.get_type_hints(init, include_extras=True)
     except Exception:
         hints = {}
     doc = inspect.getdoc(obj) or ""

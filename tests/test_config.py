@@ -286,3 +286,14 @@ def test_a_key_given_twice_is_an_error(tmp_path):
     [problem] = info.value.problems
     assert (problem.path, problem.line) == ("data", 3)
     assert "first on line 1" in problem.message
+
+
+def test_a_class_already_imported_keeps_the_bounds_of_its_parameters():
+    """Validation in a process that has imported the step (a sweep's, a server's) checks
+    the same bounds as one reading the source."""
+    from ednax.registry import Registry
+
+    registry = Registry(entry_points=False)
+    entry = registry.get("optimizer", "adam")
+    entry.load()
+    assert entry.signature().params["lr"].type_text == "float (> 0)"

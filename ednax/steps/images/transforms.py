@@ -30,7 +30,6 @@ from ednax.errors import Problem
 from ednax.steps.base import Step
 
 Shape = tuple[int, int, int]
-Fraction = Annotated[float, Interval(ge=0, le=1)]
 EveryBatch = Literal["all"]
 TrainBatches = Literal["train"]
 
@@ -236,7 +235,7 @@ class RandomResizedCrop(ImageTransform):
         *,
         scale: list[float] = (0.08, 1.0),
         ratio: list[float] = (0.75, 4 / 3),
-        p: Fraction = 1.0,
+        p: Annotated[float, Interval(ge=0, le=1)] = 1.0,
         splits: TrainBatches = "train",
     ):
         self.size = size
@@ -317,7 +316,9 @@ class HorizontalFlip(ImageTransform):
 
     train_only = True
 
-    def __init__(self, *, p: Fraction = 0.5, splits: TrainBatches = "train"):
+    def __init__(
+        self, *, p: Annotated[float, Interval(ge=0, le=1)] = 0.5, splits: TrainBatches = "train"
+    ):
         self.p = p
         self.splits = splits
 
@@ -357,7 +358,7 @@ class ColorJitter(ImageTransform):
         contrast: Annotated[float, Interval(ge=0)] = 0.2,
         saturation: Annotated[float, Interval(ge=0)] = 0.2,
         hue: Annotated[float, Interval(ge=0, le=0.5)] = 0.0,
-        p: Fraction = 1.0,
+        p: Annotated[float, Interval(ge=0, le=1)] = 1.0,
         splits: TrainBatches = "train",
     ):
         self.brightness = brightness
@@ -454,7 +455,7 @@ class RandomErasing(ImageTransform):
     def __init__(
         self,
         *,
-        p: Fraction = 0.5,
+        p: Annotated[float, Interval(ge=0, le=1)] = 0.5,
         scale: list[float] = (0.02, 0.33),
         ratio: list[float] = (0.3, 3.3),
         value: float = 0.0,
@@ -499,7 +500,7 @@ class MixUp(ImageTransform):
         self,
         *,
         strength: list[float] = (0.0, 0.5),
-        p: Fraction = 1.0,
+        p: Annotated[float, Interval(ge=0, le=1)] = 1.0,
         splits: TrainBatches = "train",
     ):
         self.strength = list(strength)
@@ -540,7 +541,7 @@ class CutMix(ImageTransform):
         self,
         *,
         beta: Annotated[float, Interval(gt=0)] = 1.0,
-        p: Fraction = 1.0,
+        p: Annotated[float, Interval(ge=0, le=1)] = 1.0,
         splits: TrainBatches = "train",
     ):
         self.beta = beta
