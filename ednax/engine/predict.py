@@ -166,10 +166,7 @@ class Predictor:
         module = self._loaded_module(int(np.prod(self.schema["input_shape"])))
         module.inputs = self._image_inputs()
         rows = self._eval_rows()
-        chunks = []
-        for start in range(0, len(images), rows):
-            batch = np.stack([images.read(i) for i in range(start, min(start + rows, len(images)))])
-            chunks.append(module.outputs(torch.from_numpy(batch), rows))
+        chunks = [module.outputs(torch.from_numpy(batch), rows) for batch in images.chunks(rows)]
         values, proba = predictions(torch.cat(chunks), self.schema["task"])
         ids = [str(i) for i in images.ids]
         return Predictions(ids, values, proba, self.schema.get("classes"), id_name="path")

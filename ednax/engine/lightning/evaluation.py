@@ -112,11 +112,10 @@ def _evaluated(
         x, y = split_tensors(split, task, device)
         loss, outputs = module.evaluate(x, y, batch_rows)
         return loss, outputs, y
-    chunks = []
-    for start in range(0, len(split), batch_rows):
-        rows = range(start, min(start + batch_rows, len(split)))
-        x = torch.from_numpy(np.stack([split.read(i) for i in rows])).to(device)
-        chunks.append(module.outputs(x, batch_rows))
+    chunks = [
+        module.outputs(torch.from_numpy(chunk).to(device), batch_rows)
+        for chunk in split.chunks(batch_rows)
+    ]
     outputs = torch.cat(chunks)
     dtype = torch.int64 if task == "classification" else torch.float32
     y = torch.as_tensor(np.asarray(split.y), dtype=dtype, device=device)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,16 @@ class ImageSplit:
     def decoded(self) -> np.ndarray | None:
         """The decoded images if `X` was asked for already, else None."""
         return self._decoded
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """The images in order, `rows` at a time, as uint8 arrays (from memory if decoded,
+        else read from their files, never all at once)."""
+        for start in range(0, len(self), rows):
+            stop = min(start + rows, len(self))
+            if self._decoded is not None:
+                yield self._decoded[start:stop]
+            else:
+                yield np.stack([self.read(i) for i in range(start, stop)])
 
     @classmethod
     def joined(cls, parts: Sequence[ImageSplit]) -> ImageSplit:

@@ -10,10 +10,7 @@ for all others (the deterministic steps only).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import numpy as np
 
 from ednax.errors import ConfigError, Problem
 from ednax.steps.images.files import ImageSplit
@@ -130,9 +127,6 @@ class BatchTransform:
                 x = layer(x)
         return x
 
-    def to(self, device: Any) -> BatchTransform:
-        return BatchTransform(self.pipeline, device, self.classes)
-
 
 def _layers(pipeline: ImagePipeline, device: Any) -> list[tuple[ImageTransform, Any]]:
     layers = []
@@ -174,7 +168,7 @@ def _channel_statistics(prefix: BatchTransform, train: ImageSplit) -> dict[str, 
     import torch
 
     total, total_sq, count = None, None, 0
-    for chunk in _chunks(train):
+    for chunk in train.chunks(_FIT_ROWS):
         x = prefix.eval(torch.from_numpy(chunk)).double()
         sums, sq = x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3))
         total = sums if total is None else total + sums
@@ -183,16 +177,6 @@ def _channel_statistics(prefix: BatchTransform, train: ImageSplit) -> dict[str, 
     mean = total / count
     std = (total_sq / count - mean * mean).clamp_min(0).sqrt().clamp_min(1e-6)
     return {"mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in std]}
-
-
-def _chunks(split: ImageSplit) -> Iterator[np.ndarray]:
-    if split.decoded is not None:
-        for start in range(0, len(split), _FIT_ROWS):
-            yield split.decoded[start : start + _FIT_ROWS]
-        return
-    for start in range(0, len(split), _FIT_ROWS):
-        rows = range(start, min(start + _FIT_ROWS, len(split)))
-        yield np.stack([split.read(i) for i in rows])
 
 
 def _shape_mismatch(train: Shape, evaluated: Shape) -> Problem:

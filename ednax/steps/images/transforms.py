@@ -159,8 +159,6 @@ class Normalize(ImageTransform):
         Where it applies: every split (a deterministic step).
     """
 
-    fits: ClassVar[bool] = True
-
     def __init__(
         self,
         *,
