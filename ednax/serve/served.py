@@ -31,7 +31,8 @@ from ednax.serve.batching import Batcher
 @dataclass
 class Images:
     """Decoded images to predict: what `Predictor.predict_images` reads of a split (ids,
-    `len`, `read(i)`: uint8 (channels, height, width)), from request files, not a folder."""
+    `len`, `chunks(rows)`: uint8 (n, channels, height, width) arrays in order), from
+    request files, not a folder."""
 
     ids: Sequence[str]
     pixels: Sequence[np.ndarray]
@@ -39,8 +40,9 @@ class Images:
     def __len__(self) -> int:
         return len(self.pixels)
 
-    def read(self, i: int) -> np.ndarray:
-        return self.pixels[i]
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), rows):
+            yield np.stack(self.pixels[start : start + rows])
 
 
 class ServedRun:
