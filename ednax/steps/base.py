@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 Task = Literal["classification", "regression"]
-Modality = Literal["tabular", "image"]
+Modality = Literal["tabular", "image", "text"]
 SPLITS = ("train", "val", "test")
 
 
@@ -36,7 +36,9 @@ class Dataset:
     For classification `y` holds class indices 0..k-1 and `classes` the original labels.
     `X` is 2-D (rows x features) for tabular data. Image data (`modality` "image") has
     `ednax.steps.images.files.ImageSplit` splits, read from files, and its (channels,
-    height, width) in `input_shape`; so has scikit-learn's digits, as tabular rows.
+    height, width) in `input_shape`; so has scikit-learn's digits, as tabular rows. Text
+    data (`modality` "text") has `ednax.steps.text.tokens.TextSplit` splits, which the
+    tokenizer turns into `TokenSplit`s.
     """
 
     splits: dict[str, Any]
@@ -51,6 +53,9 @@ class Dataset:
     # An image run's fitted preprocessing (an ImagePipeline), which the train loop applies
     # to batches on the device; None for tabular data, whose splits are preprocessed.
     batch_pipeline: Any = None
+    # A text run's fitted tokenizer as the model sees it (`ednax.steps.text.tokens.
+    # Vocabulary`: size, pad id, max length); None until the tokenizer is fitted.
+    vocabulary: Any = None
 
     @property
     def num_classes(self) -> int | None:

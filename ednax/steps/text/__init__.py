@@ -1,0 +1,1 @@
+"""Text through the nine steps: text data steps, tokenizers fitted on train, text models."""
