@@ -173,6 +173,38 @@ def test_a_password_in_the_url_connects_and_is_recorded_masked(tables, here):
     assert "password_env" in problem.hint
 
 
+def test_a_password_on_the_command_line_is_masked_in_plans_diffs_and_sweeps(tables):
+    url = f"data.url=sqlite+login://ada:{SECRET}@/penguins.db"
+    outputs = {
+        "dry run": run_cli("run", "login.yaml", url, "--dry-run", cwd=tables),
+        "sweep plan": run_cli(
+            "run", "login.yaml", "-m", url, "model.n_estimators=4,5", "--dry-run", cwd=tables
+        ),
+        "diff": run_cli(
+            "diff",
+            "login.yaml",
+            "login.yaml",
+            "-a",
+            url,
+            "-b",
+            url,
+            "-b",
+            "model.n_estimators=4",
+            cwd=tables,
+        ),
+    }
+    for what, result in outputs.items():
+        assert result.code == 0, (what, result.text)
+        assert SECRET not in result.text, what
+        assert f"ada:{MASK}@" in result.text, what
+    assert "model.n_estimators" in outputs["diff"].text
+    sweep = run_cli("run", "login.yaml", "-m", url, "model.n_estimators=4,5", cwd=tables)
+    assert sweep.code == 0, sweep.text
+    (record,) = (tables / "runs" / "tables").glob("sweep-*/sweep.json")
+    assert SECRET not in record.read_text()
+    assert all(mask_password(url) in job["overrides"] for job in read_json(record)["jobs"])
+
+
 def test_password_env_keeps_the_password_out_of_the_config(here, monkeypatch):
     monkeypatch.setenv("PENGUINS_PASSWORD", SECRET)
     url = ["data.url=sqlite+login://ada@/penguins.db", "data.password_env=PENGUINS_PASSWORD"]

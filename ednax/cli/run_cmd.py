@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ednax.cli.output import command, console, metrics_table, say
+from ednax.errors import masked
 
 CONFIG = typer.Argument(..., help="the experiment's YAML file", show_default=False)
 OVERRIDES = typer.Argument(
@@ -49,7 +50,7 @@ def run(
     from ednax.app import running
 
     if dry_run:
-        _print_yaml(running.validate(config, overrides or []).data)
+        _print_yaml(masked(running.validate(config, overrides or []).data))
         return 0
     _summary(running.run(config, overrides or [], _options(cache=not no_cache)))
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ednax.cli.output import console, say
+from ednax.errors import mask_password
 
 
 def run_multirun(
@@ -35,7 +36,7 @@ def _print_plan(plan: Any) -> None:
     if plan.kind == "grid":
         say(f"grid: {len(plan.jobs)} job(s), {plan.launcher} launcher")
         for index, job in enumerate(plan.jobs):
-            say(f"  job {index + 1}: {' '.join(job) or '(no overrides)'}")
+            say(f"  job {index + 1}: {mask_password(' '.join(job)) or '(no overrides)'}")
         return
     settings = plan.settings
     say(
@@ -47,7 +48,7 @@ def _print_plan(plan: Any) -> None:
     for param in plan.params:
         say(f"  {param.key}: {param.describe()}")
     if plan.fixed:
-        say(f"  every trial: {' '.join(plan.fixed)}")
+        say(f"  every trial: {mask_password(' '.join(plan.fixed))}")
 
 
 def _grid_summary(record: dict[str, Any]) -> int:

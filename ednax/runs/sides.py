@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ednax.errors import UsageError
+from ednax.errors import UsageError, masked
 from ednax.runs.bundle import CONFIG_FILE, ENV_FILE, RUN_FILE
 from ednax.runs.diff import Side
 from ednax.runs.reader import BundleFiles
@@ -59,8 +59,11 @@ def side_from_config(
     cwd: Path | None = None,
 ) -> Side:
     """A config's side: what a run of it would record now (seed, the classes it would
-    run, this checkout's git state, the installed versions of `packages`)."""
+    run, this checkout's git state, the installed versions of `packages`), masked as the
+    bundle writer masks a record."""
     from ednax.runs.provenance import class_versions, collect_env, git_state
+
+    config, overrides = masked(config), masked(list(overrides))
 
     env = collect_env(packages)
     env["git"] = git_state(cwd or Path.cwd())

@@ -30,7 +30,7 @@ from typing import Any
 
 from ednax.engine.signals import signals_held
 from ednax.errors import EdnaxError
-from ednax.sweep import optuna_study
+from ednax.sweep import optuna_study, secrets
 from ednax.sweep.hydra_run import outside_hydra
 from ednax.sweep.lifeline import follow_sweep
 from ednax.sweep.outcome import INTERRUPTED, Outcome
@@ -65,7 +65,7 @@ def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
         follow_sweep(plan.get("pid"))
     record.update_job(index, status="running", **where)
     sweep = {"id": plan["id"], "kind": "grid", "dir": str(record.dir), "job": index}
-    job_run = JobRun(plan, record, job["overrides"], sweep)
+    job_run = JobRun(plan, record, secrets.unmasked(job["overrides"]), sweep)
     try:
         outcome = job_run.run()
     except KeyboardInterrupt:
@@ -97,7 +97,7 @@ def run_trial(record: SweepRecord, number: int) -> dict[str, Any]:
     else:
         follow_sweep((trial.user_attrs.get(optuna_study.OWNER_ATTR) or {}).get("pid"))
     space = [Param.from_json(p) for p in settings["search_space"]]
-    overrides = plan["overrides"] + [
+    overrides = secrets.unmasked(plan["overrides"]) + [
         p.override(trial.params[p.key]) for p in space if p.key in trial.params
     ]
     sweep = {"id": plan["id"], "kind": "optuna", "dir": str(record.dir)}

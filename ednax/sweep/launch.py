@@ -29,7 +29,7 @@ from ednax.config.source import SourceFile, command_line_problem, read_source
 from ednax.engine.signals import sigterm_raises
 from ednax.errors import ConfigError, Problem, UsageError
 from ednax.registry import REGISTRY
-from ednax.sweep import grid, hydra_run, search_space
+from ednax.sweep import grid, hydra_run, search_space, secrets
 from ednax.sweep import overrides as sweep_overrides
 from ednax.sweep import settings as optuna_settings
 from ednax.sweep.jobs import run_job
@@ -116,6 +116,7 @@ def start_sweep(
         say(f"optuna: {plan.launcher} launcher -> {record.dir}")
     if launcher_settings:
         say(f"job output (submitit): {hydra_run.submitit_dir(record.dir)}")
+    secrets.hold([*plan.fixed, *(o for job in plan.jobs for o in job)])
     launcher_error = None
     try:
         with sigterm_raises():  # a scheduler stopping the sweep takes the Ctrl-C path

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ednax.errors import masked
 from ednax.runs import atomic
 from ednax.runs.bundle import new_run_id
 from ednax.runs.provenance import process_alive
@@ -76,14 +77,14 @@ class SweepRecord:
 
     def write(self, data: dict[str, Any]) -> None:
         with self.locked():
-            atomic.write_json(self.path, clean_json(data))
+            atomic.write_json(self.path, masked(clean_json(data)))
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Apply `change` to the current contents, under the lock; returns the result."""
         with self.locked():
             data = self.read()
             change(data)
-            atomic.write_json(self.path, clean_json(data))
+            atomic.write_json(self.path, masked(clean_json(data)))
         return data
 
     def update_job(self, index: int, **fields: Any) -> dict[str, Any]:
