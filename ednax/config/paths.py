@@ -55,6 +55,8 @@ def _found(r: Resolving, key: str, value: str, required: bool) -> Path | bool | 
         found = _latest_run(r, key, candidates)
         if found is None:
             return False
+    if found is not None and any(part.startswith("latest") for part in Path(value).parts):
+        found = Path(os.path.realpath(found))  # the run the `latest` link names, recorded
     if found is None and required:
         tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
         r.fail(

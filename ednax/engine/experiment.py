@@ -30,6 +30,7 @@ from ednax.errors import ConfigError, EdnaxError, RunError, fault_of
 from ednax.registry import REGISTRY
 from ednax.runs.atomic import remove_temp_files
 from ednax.runs.bundle import Bundle
+from ednax.runs.latest import link_latest
 from ednax.runs.lock import bundle_lock
 from ednax.runs.provenance import class_versions
 from ednax.steps.base import Dataset
@@ -147,6 +148,7 @@ class Experiment:
             with sigterm_raises():
                 metrics = self._run_steps()
             self.bundle.finish("completed", metrics=metrics)
+            link_latest(self.bundle.path)
         except KeyboardInterrupt:
             with signals_held():
                 self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")

@@ -2,7 +2,8 @@
 
 Bundles live in `<runs_dir>/<experiment>/<run-id>/`, or one level further down in a sweep
 folder: `<runs_dir>/<experiment>/sweep-<id>/<run-id>/` (any folder of an experiment that
-is not itself a bundle is looked into). Hidden folders (`.cache`) are skipped.
+is not itself a bundle is looked into). Hidden folders (`.cache`) and links (`latest`)
+are skipped.
 
 A bundle's signature is a `stat` of its folder and of its run.json. A folder's
 modification time changes whenever a file is renamed into it (every bundle file is written
@@ -19,6 +20,7 @@ from pathlib import Path
 from ednax.runs.bundle import RUN_FILE
 from ednax.runs.reader import SWEEP_FILE
 
+LATEST = "latest"  # runs/<experiment>/latest: see runs/latest.py
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]+")
 
 
@@ -48,9 +50,15 @@ def scan(runs_dir: Path, folder: str | None = None) -> dict[str, str]:
 def _subfolders(path: str) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as entries:
-            return [e for e in entries if not e.name.startswith(".") and e.is_dir()]
+            return [e for e in entries if not e.name.startswith(".") and _real_folder(e)]
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return []
+
+
+def _real_folder(entry: os.DirEntry) -> bool:
+    """A folder, not a link to one, nor `latest` (a link to a bundle listed already, or
+    its copy where a copy followed the link)."""
+    return entry.name != LATEST and entry.is_dir(follow_symlinks=False)
 
 
 def signature(entry: os.DirEntry | str) -> str | None:
