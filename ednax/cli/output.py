@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from functools import lru_cache
@@ -12,9 +14,23 @@ from ednax.errors import ConfigError, EdnaxError, UsageError, did_you_mean, faul
 
 @lru_cache(maxsize=2)
 def console(stderr: bool = False):
+    return _console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _console(stderr: bool = False, **options: Any):
+    """A rich console that outlives its reader (`ednax run ... | head`): once the pipe is
+    closed, what is left to say goes to the null device and the command carries on.
+    Rich's own way exits 1, which would stop a run midway and leave its bundle
+    `running`."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    class ClosedPipeQuiet(Console):
+        def on_broken_pipe(self) -> None:
+            stream = sys.stderr if stderr else sys.stdout
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+    return ClosedPipeQuiet(stderr=stderr, **options)
 
 
 def say(line: str) -> None:
@@ -88,9 +104,7 @@ def table_console():
     """The terminal's console; off a terminal, one wide enough that tables never wrap."""
     if is_terminal():
         return console()
-    from rich.console import Console
-
-    return Console(width=10_000, highlight=False, soft_wrap=True)
+    return _console(width=10_000, highlight=False, soft_wrap=True)
 
 
 def write_json(data: Any) -> None:
