@@ -5,9 +5,10 @@ comes back in the bundle: history.csv per epoch, checkpoints, test predictions."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ednax.engine.metrics import build_metrics, predictions_csv
+from ednax.runs.training import training_line
 from ednax.steps.base import Dataset
 from ednax.vocabulary import LIST_SECTIONS, STEP_SECTIONS
 
@@ -68,8 +69,19 @@ def fit_torch_model(
         bundle.write_artifact_text(
             f"{prefix}predictions.csv", predictions_csv(test, y_pred, proba, dataset.classes)
         )
-    experiment.note(f"{prefix}trained {result.epochs_run} epochs")
+    if result.training:
+        experiment.say(prefix + training_line(result.training))
+        _record_training(bundle, fold, result.training)
     return result.metrics
+
+
+def _record_training(bundle: Any, fold: str, summary: dict) -> None:
+    """run.json's `training`: how the fit ended (a k-fold run: one entry a fold)."""
+    if not fold:
+        bundle.update(training=summary)
+        return
+    folds = dict(bundle.read_run().get("training") or {})
+    bundle.update(training={**folds, fold: summary})
 
 
 def history_before(checkpoint: Path) -> list[dict]:

@@ -46,6 +46,7 @@ def run_details(record: RunRecord) -> dict[str, Any]:
         "notes": run.get("notes") or "",
         "sweep": run.get("sweep"),
         "trial": run.get("trial"),
+        "training": run.get("training"),
         "steps": steps,
         "overrides": files.overrides,
         "monitor": record.monitor,

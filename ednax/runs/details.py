@@ -14,6 +14,7 @@ from ednax.runs.format import (
     local_time,
     mean_and_spread,
 )
+from ednax.runs.training import summaries, training_line
 
 
 def print_details(out, d: dict[str, Any]) -> None:
@@ -51,6 +52,8 @@ def _print_summary(out, d: dict[str, Any]) -> None:
     for name in ("tags", "notes", "sweep", "trial"):
         if d[name]:
             _field(out, name, format_value(d[name]))
+    for fold, summary in summaries(d.get("training")).items():
+        _field(out, f"{fold} training" if fold else "training", training_line(summary))
 
 
 def _steps_table(steps: list[dict[str, Any]]):

@@ -30,7 +30,7 @@ from ednax.runs.versions import number_versions
 
 INDEX_FILE = ".ednax-index.sqlite"
 # Bump when the schema or what `read_row` derives from a bundle changes: the index is rebuilt.
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 LOCK_TIMEOUT_S = 5.0
 
 _SELECT = f"SELECT {', '.join(NAMES)} FROM runs"

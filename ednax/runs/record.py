@@ -46,6 +46,7 @@ COLUMNS = (
     ("trial", "TEXT"),
     ("pid", "INTEGER"),
     ("host", "TEXT"),
+    ("training", "TEXT"),
 )
 NAMES = tuple(name for name, _ in COLUMNS)
 PATH_AT, SIG_AT = NAMES.index("path"), NAMES.index("sig")
@@ -112,6 +113,9 @@ class RunRecord:
     metrics = _json_column("metrics", dict)
     directions = _json_column("directions", dict)
     trial = _json_column("trial", lambda: None)
+    # How a torch fit ended (run.json's `training`: epochs, stopped early, best epoch);
+    # a k-fold run's holds one entry a fold.
+    training = _json_column("training", dict)
 
     @property
     def problem(self) -> str | None:
@@ -165,6 +169,7 @@ class RunRecord:
                 "data": self.data_fp,
             },
             "trial": self.trial,
+            "training": self.training or None,
             "error": self.error,
         }
 
@@ -225,6 +230,7 @@ def _from_run(files: BundleFiles) -> dict[str, Any]:
         "trial": json.dumps(run.get("trial"), default=str),
         "pid": run.get("pid") if isinstance(run.get("pid"), int) else None,
         "host": _text(run.get("host")),
+        "training": json.dumps(run.get("training"), default=str),
     }
     if run.get("experiment"):
         values["experiment"] = str(run["experiment"])

@@ -16,6 +16,7 @@ from ednax.runs.format import format_duration, format_metric, local_time
 from ednax.runs.provenance import process_alive
 from ednax.runs.ranking import metric_names
 from ednax.runs.record import RunRecord
+from ednax.runs.training import epochs_cell
 
 KEY_METRICS = 6
 RECORD_FIELDS = ("id", "experiment", "version", "status", "problem", "started_at", "ended_at")
@@ -122,7 +123,8 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str]):
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     sweeps = any(r.sweep for r in records)
     columns = ("id", "experiment", "version", *(("sweep",) if sweeps else ()), "status")
-    for name in (*columns, "started", "duration"):
+    epochs = any(r.training for r in records)  # torch runs: "8/60 early"
+    for name in (*columns, "started", "duration", *(("epochs",) if epochs else ())):
         table.add_column(name, no_wrap=True)
     for name in metrics:
         table.add_column(name, justify="right", no_wrap=True)
@@ -136,6 +138,7 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str]):
             r.status + ("!" if r.problem else ""),
             local_time(r.started_at),
             format_duration(r.duration_s),
+            *((epochs_cell(r.training),) if epochs else ()),
             *(format_metric(r.metrics[m]) if m in r.metrics else "" for m in metrics),
         )
     return table

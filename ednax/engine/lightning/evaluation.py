@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class TorchResult:
     epochs_run: int
     is_global_zero: bool = True  # False in the other processes of a distributed fit
     pretrained: Path | None = None  # the exported model's folder, if one was written
+    training: dict = field(default_factory=dict)  # how the fit ended (lightning/stopping.py)
 
     @classmethod
     def of_other_rank(cls) -> TorchResult:

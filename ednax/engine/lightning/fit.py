@@ -35,6 +35,7 @@ from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loggers import logger_arguments
 from ednax.engine.lightning.module import EdnaxModule, applies
 from ednax.engine.lightning.setup import check_setup, module_class, progress_mode
+from ednax.engine.lightning.stopping import training_summary
 from ednax.engine.lightning.trainer import (
     TrainingInterrupted,
     checkpoint_history,
@@ -219,6 +220,7 @@ class _Fit:
         done = result(
             module, record, self.dataset, self.metrics, self.options, trainer, save.checkpoints
         )
+        done.training = training_summary(record, trainer, self.options.max_epochs)
         export = getattr(module.model, "export_pretrained", None)
         if save.pretrained and export is not None:  # the best weights are loaded now
             done.pretrained = export(self.artifacts_dir / PRETRAINED)
