@@ -51,6 +51,12 @@ def bundle_of(result: Result, cwd: Path) -> Path:
     return path
 
 
+def bundles_in(folder: Path) -> list[Path]:
+    """The bundle folders of an experiment's (or a sweep's) folder, in id order: not the
+    `latest` link beside them."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

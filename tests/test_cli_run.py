@@ -20,6 +20,7 @@ from tests.conftest import (
     SAMPLES,
     Result,
     bundle_of,
+    bundles_in,
     read_json,
     read_yaml,
     run_cli,
@@ -392,7 +393,7 @@ def test_concurrent_runs_get_unique_ids(workdir):
     ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, outputs
-    bundles = sorted((workdir / "runs" / "iris-sklearn").iterdir())
+    bundles = bundles_in(workdir / "runs" / "iris-sklearn")
     assert len(bundles) == 4
     for bundle in bundles:
         assert read_json(bundle / "run.json")["status"] == "completed"

@@ -36,4 +36,3 @@ def test_a_run_whose_output_is_closed_completes_and_keeps_its_log(workdir):
     assert read_json(bundle / "run.json")["status"] == "completed"
     log = (bundle / "log.txt").read_text()
     assert "epoch 40/40" in log and "trained 40 epochs" in log
-

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, bundles_in, run_cli
 from tests.test_torch_e2e import (
     bundle_of,
     epochs,
@@ -58,7 +58,7 @@ def ddp_run(tmp_path_factory) -> Path:
 
 
 def test_ddp_writes_one_complete_bundle(ddp_run, one_thread_and_own_temp):
-    assert [p.name for p in ddp_run.parent.iterdir()] == [ddp_run.name]
+    assert [p.name for p in bundles_in(ddp_run.parent)] == [ddp_run.name]
     run = read_json(ddp_run / "run.json")
     assert run["status"] == "completed"
     assert "distributed: 2 processes (DDPStrategy, 1 node(s))" in (ddp_run / "log.txt").read_text()
@@ -142,6 +142,6 @@ def test_a_sweep_asking_for_two_processes_per_job_is_refused_before_it_starts(tm
 
 def test_rerun_of_a_ddp_run_is_one_new_bundle_with_the_same_metrics(ddp_run, tmp_path):
     rerun = bundle_of(succeeded(run_cli("rerun", ddp_run, cwd=tmp_path)), tmp_path)
-    assert [p.name for p in rerun.parent.iterdir()] == [rerun.name]
+    assert [p.name for p in bundles_in(rerun.parent)] == [rerun.name]
     assert "distributed: 2 processes" in (rerun / "log.txt").read_text()
     assert read_json(rerun / "metrics.json") == read_json(ddp_run / "metrics.json")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, bundles_in
 
 DOC = REPO / "docs" / "distributed.md"
 
@@ -56,7 +56,7 @@ def test_every_console_command_of_the_page_succeeds(walk_through):
 
 def test_the_ddp_run_of_the_page_is_one_bundle_trained_by_two_processes(walk_through):
     cwd, _ = walk_through
-    bundles = [p.parent for p in (cwd / "runs" / "iris-mlp").glob("*/run.json")]
+    bundles = bundles_in(cwd / "runs" / "iris-mlp")
     assert len(bundles) == 1
     (bundle,) = bundles
     assert json.loads((bundle / "run.json").read_text())["status"] == "completed"

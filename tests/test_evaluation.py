@@ -14,13 +14,13 @@ import pytest
 from ednax.config.resolve import load_config
 from ednax.engine.evaluation import aggregate, folds
 from ednax.engine.preprocessing import PreprocessCache, prepare
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, bundles_in
 
 CV = SAMPLES / "breast-cancer-cv.yaml"
 
 
 def only_bundle(workdir: Path, experiment: str, index: int = -1) -> Path:
-    return sorted((workdir / "runs" / experiment).iterdir())[index]
+    return bundles_in(workdir / "runs" / experiment)[index]
 
 
 def log_of(bundle: Path) -> str:
@@ -158,7 +158,7 @@ def test_concurrent_runs_share_one_cache_entry_safely(workdir):
     entries = [p for p in (workdir / "runs" / ".cache" / "preprocess").iterdir()]
     assert len(entries) == 1 and not entries[0].name.startswith(".tmp")
     metrics = {
-        (b / "metrics.json").read_text() for b in (workdir / "runs" / "iris-sklearn").iterdir()
+        (b / "metrics.json").read_text() for b in bundles_in(workdir / "runs" / "iris-sklearn")
     }
     assert len(metrics) == 1
 

@@ -18,7 +18,7 @@ from ednax.engine.lightning.loader import EpochOrder, TensorBatches
 from ednax.engine.preprocessing import image_pipeline, image_pipeline_from_state
 from ednax.errors import ConfigError
 from ednax.steps.images.files import ImageSplit
-from tests.conftest import SAMPLES, bundle_of, read_json, run_cli, write
+from tests.conftest import SAMPLES, bundle_of, bundles_in, read_json, run_cli, write
 from tests.test_torch_e2e import history, rows_in, start_run, stop, wait_for_epochs
 
 DIGITS = SAMPLES / "data" / "digits-images"
@@ -205,7 +205,7 @@ def test_a_killed_image_run_resumes_to_the_metrics_of_an_uninterrupted_one(workd
     finally:
         stop(killed)
         stop(reference)
-    (uninterrupted,) = (reference_dir / "runs" / "digits").iterdir()
+    (uninterrupted,) = bundles_in(reference_dir / "runs" / "digits")
     assert read_json(bundle / "metrics.json") == read_json(uninterrupted / "metrics.json")
     assert history(bundle) == history(uninterrupted)
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, write
+from tests.conftest import SAMPLES, bundles_in, write
 
 NEW_ROWS = SAMPLES / "data" / "penguins-new.csv"
 
 
 def bundle_of(workdir: Path, experiment: str, index: int = 0) -> Path:
-    return sorted((workdir / "runs" / experiment).iterdir())[index]
+    return bundles_in(workdir / "runs" / experiment)[index]
 
 
 def rows(text: str) -> list[dict]:
@@ -24,7 +24,8 @@ def rows(text: str) -> list[dict]:
 
 @pytest.fixture
 def csv_run(cli, workdir):
-    assert cli("run", SAMPLES / "csv-example.yaml", "model.n_estimators=20").code == 0
+    refusing = "preprocess.1.handle_unknown=error"  # unseen islands are refused
+    assert cli("run", SAMPLES / "csv-example.yaml", "model.n_estimators=20", refusing).code == 0
     return bundle_of(workdir, "csv-example")
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from ednax.errors import UsageError
 from ednax.runs import trust
-from tests.conftest import SAMPLES, read_json, run_cli
+from tests.conftest import SAMPLES, bundles_in, read_json, run_cli
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 SMALL = ["model.n_estimators=5"]
@@ -69,7 +69,7 @@ def made(tmp_path_factory) -> dict[str, Path]:
     for kind, overrides in (("holdout", SMALL), ("kfold", KFOLD)):
         result = run_cli("run", IRIS, *overrides, cwd=home)
         assert result.code == 0, result.text
-        bundles[kind] = max((home / "runs" / "iris-sklearn").iterdir())
+        bundles[kind] = bundles_in(home / "runs" / "iris-sklearn")[-1]
     return bundles
 
 
@@ -142,7 +142,7 @@ def test_a_colleagues_bundle_is_refused_unless_trusted(cli, workdir, monkeypatch
     monkeypatch.setenv(trust.SECRET_ENV, str(workdir / "colleague" / "secret"))
     assert cli("run", IRIS, *SMALL).code == 0
     monkeypatch.setenv(trust.SECRET_ENV, own)
-    bundle = max((workdir / "runs" / "iris-sklearn").iterdir())
+    bundle = bundles_in(workdir / "runs" / "iris-sklearn")[-1]
     refused = cli("predict", bundle, "data:test")
     assert refused.code == 2, refused.text
     assert f"refusing to unpickle {bundle / 'artifacts' / 'preprocess.pkl'}" in refused.err
@@ -185,7 +185,7 @@ def plant_in_cache(entry: Path, sentinel: Path) -> None:
 
 
 def newest_log(workdir: Path) -> str:
-    return (max((workdir / "runs" / "iris-sklearn").iterdir()) / "log.txt").read_text()
+    return (bundles_in(workdir / "runs" / "iris-sklearn")[-1] / "log.txt").read_text()
 
 
 def test_run_ignores_a_planted_cache_entry_and_replaces_it(cli, workdir):

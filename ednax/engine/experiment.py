@@ -15,7 +15,7 @@ import random
 import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,10 +301,21 @@ class Experiment:
             self.bundle.write_artifact_text(f"{prefix}{IMAGE_PREPROCESS}", state)
         else:
             self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
+            self._record_unseen_accepted(dataset, prepared.pipeline)
         how = "from the cache" if prepared.cached else "fit on train"
         if steps:
             self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + f" ({how})")
         return prepared.dataset
+
+    def _record_unseen_accepted(self, raw: Dataset, pipeline: Any) -> None:
+        """Mark in data_schema.json the categorical columns whose fitted encoder takes a
+        category unseen in training (one_hot's `handle_unknown: ignore`), so that predict
+        follows the fitted step instead of refusing such rows."""
+        from ednax.steps.preprocess import accepts_unseen
+
+        accepted = accepts_unseen(pipeline)
+        if accepted:
+            self.bundle.write_artifact_text("data_schema.json", _data_schema(raw, accepted))
 
 
 def _images_in_memory_for(dataset: Dataset, trainer: dict[str, Any]) -> bool:
@@ -315,15 +326,17 @@ def _images_in_memory_for(dataset: Dataset, trainer: dict[str, Any]) -> bool:
     return loader == "memory" or fit_in_memory(dataset.splits.values(), trainer["memory_budget_mb"])
 
 
-def _data_schema(dataset: Dataset) -> str:
+def _data_schema(dataset: Dataset, accepts_unseen: Collection[str] = ()) -> str:
     """What the model was trained on, for checking inputs at prediction time: each raw
-    feature column, numeric or categorical (with the categories seen in train)."""
+    feature column, numeric or categorical (with the categories seen in train, and
+    `"unseen": "encoded"` where the fitted preprocessing takes others)."""
     train = dataset.splits["train"]
     schema = {
         "task": dataset.task,
         "target": dataset.target,
         "features": [
-            _column_schema(name, train.X[:, j]) for j, name in enumerate(dataset.feature_names)
+            _column_schema(name, train.X[:, j], name in accepts_unseen)
+            for j, name in enumerate(dataset.feature_names)
         ],
         "classes": dataset.classes,
         "input_shape": list(dataset.input_shape) if dataset.input_shape else None,
@@ -335,11 +348,12 @@ def _data_schema(dataset: Dataset) -> str:
     return json.dumps(schema, indent=2, default=str) + "\n"
 
 
-def _column_schema(name: str, values: np.ndarray) -> dict[str, Any]:
+def _column_schema(name: str, values: np.ndarray, accepts_unseen: bool) -> dict[str, Any]:
     texts = sorted({v for v in values if isinstance(v, str)})
     if values.dtype != object or not texts:
         return {"name": name, "kind": "numeric"}
-    return {"name": name, "kind": "categorical", "categories": texts}
+    column = {"name": name, "kind": "categorical", "categories": texts}
+    return {**column, "unseen": "encoded"} if accepts_unseen else column
 
 
 def _is_pruned(exc: BaseException) -> bool:

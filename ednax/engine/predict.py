@@ -327,7 +327,7 @@ def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
         return []
     seen = set(spec.get("categories", []))
     unseen = sorted({str(v) for v in column[present]} - seen)
-    if unseen:
+    if unseen and spec.get("unseen") != "encoded":  # the fitted encoder refuses them
         return [
             f"column '{spec['name']}' has categories not seen in training: {unseen[:5]}"
             f" (known: {sorted(seen)[:10]})"

@@ -13,7 +13,7 @@ from pathlib import Path
 from ednax.errors import UsageError, did_you_mean
 from ednax.runs.bundle import CONFIG_FILE, RUN_FILE
 from ednax.runs.index import RunIndex, list_runs, read_record
-from ednax.runs.layout import RUN_ID
+from ednax.runs.layout import LATEST, RUN_ID
 from ednax.runs.record import CORRUPT, RunRecord
 
 _CANDIDATES_SHOWN = 10
@@ -36,8 +36,8 @@ def find_run(
     With `incomplete`, a bundle without a readable run.json (killed while starting) may be
     named too, so that `ednax show` can say what is wrong with it.
     """
-    candidate = Path(ref).expanduser()
-    if is_bundle(candidate):
+    candidate = _named_folder(ref)
+    if candidate is not None and is_bundle(candidate):
         return candidate
     return find_record(ref, Path(runs_dir), experiment, incomplete=incomplete).path
 
@@ -78,8 +78,10 @@ class RunFinder:
         self._listed: dict[tuple[Path, str | None], list[RunRecord]] = {}
 
     def find(self, ref: str, *, incomplete: bool = False) -> RunRecord:
-        candidate = Path(ref).expanduser()
-        if is_bundle(candidate) or (incomplete and _looks_like_bundle(candidate)):
+        candidate = _named_folder(ref)
+        if candidate is not None and (
+            is_bundle(candidate) or (incomplete and _looks_like_bundle(candidate))
+        ):
             return read_record(candidate)
         runs_dir, experiment, name = _split_ref(ref, self.runs_dir, self.experiment)
         if RUN_ID.fullmatch(name):
@@ -118,6 +120,13 @@ class RunFinder:
             check_experiment(runs_dir, experiment)
             self._listed[key] = list_runs(runs_dir, experiment)
         return self._listed[key]
+
+
+def _named_folder(ref: str) -> Path | None:
+    """The folder `ref` names as a path; None for the `latest` link: `runs/x/latest` is
+    the reference `x/latest` (the newest run started), as it was before the link."""
+    candidate = Path(ref).expanduser()
+    return None if candidate.name == LATEST and candidate.is_symlink() else candidate
 
 
 def experiments(runs_dir: Path) -> list[str]:

@@ -214,6 +214,20 @@ class PCA(Step):
         )
 
 
+def accepts_unseen(pipeline: Any) -> set[str]:
+    """The raw columns whose first encoder in the fitted `pipeline` encodes a category it
+    did not see in train (its `handle_unknown` is not "error") instead of refusing it."""
+    decided: dict[str, bool] = {}
+    for _, step in getattr(pipeline, "steps", []):
+        for _, estimator, columns in getattr(step, "transformers_", []):
+            unknown = getattr(estimator, "handle_unknown", None)
+            if unknown is None or not isinstance(columns, list):
+                continue
+            for column in (c for c in columns if isinstance(c, str)):
+                decided.setdefault(column, unknown != "error")
+    return {column for column, accepted in decided.items() if accepted}
+
+
 def make_pipeline(steps: list, feature_names: list[str]) -> Any:
     """An unfitted scikit-learn Pipeline applying `steps` in order to an X of `feature_names`.
 

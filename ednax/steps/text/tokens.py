@@ -60,9 +60,7 @@ class TokenSplit:
         lengths = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
         offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        values = np.fromiter(
-            (i for t in tokens for i in t), dtype=np.int32, count=int(offsets[-1])
-        )
+        values = np.fromiter((i for t in tokens for i in t), dtype=np.int32, count=int(offsets[-1]))
         return cls(values, offsets, like.y, like.ids, like.extras, list(like.extra_names))
 
     def __len__(self) -> int:
