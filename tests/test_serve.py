@@ -28,6 +28,7 @@ import pytest
 from tests.conftest import SAMPLES, Result, run_cli, write
 
 NEW_ROWS = SAMPLES / "data" / "penguins-new.csv"
+TEXTS = SAMPLES / "data" / "text-topics" / "topics.csv"
 PENGUIN_COLUMNS = "island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g"
 
 
@@ -160,7 +161,9 @@ RUNS = {
         "preprocess.1.handle_unknown=error",
     ],
     "torch": [str(SAMPLES / "iris-mlp.yaml"), "trainer.max_epochs=2"],
+    "text": [str(SAMPLES / "text-topics.yaml"), "trainer.max_epochs=1"],
 }
+SERVERS = {"torch_server": "torch", "text_server": "text"}  # else the estimator's
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +171,11 @@ def bundles(folder, request) -> Runs:
     """The runs the selected tests of this module use (`-m "not slow"` makes no torch
     run), all started at once."""
     uses = [i.fixturenames for i in request.session.items if i.module is request.module]
-    wanted = {"torch" if "torch_server" in n else "estimator" for n in uses if "bundles" in n}
+    wanted = {
+        next((run for server, run in SERVERS.items() if server in n), "estimator")
+        for n in uses
+        if "bundles" in n
+    }
     runs = Runs(folder, {name: args for name, args in RUNS.items() if name in wanted})
     yield runs
     for proc in runs.procs.values():
@@ -230,6 +237,11 @@ def estimator(folder, bundles, predicted) -> Server:
 @pytest.fixture(scope="module")
 def torch_server(folder, bundles) -> Server:
     yield from started(folder, bundles["torch"])
+
+
+@pytest.fixture(scope="module")
+def text_server(folder, bundles) -> Server:
+    yield from started(folder, bundles["text"])
 
 
 def predict(bundle: Path, source: Path, cwd: Path, *args: str) -> Result:
@@ -555,6 +567,28 @@ def test_torch_predictions_equal_predicts(torch_server, bundles):
     assert model["input"]["features"] == [
         {"name": name, "kind": "numeric"} for name in iris.columns
     ]
+
+
+@pytest.mark.slow
+def test_a_text_run_predicts_posted_texts_as_training_did(text_server, bundles):
+    """The run's test texts, posted as JSON records and as MLflow's dataframe_split,
+    against what training wrote for them (what `ednax predict RUN data:test` writes)."""
+    written = csv_rows((bundles["text"] / "artifacts" / "predictions.csv").read_text())
+    by_id = {row["id"]: row["text"] for row in csv_rows(TEXTS.read_text())}
+    records = [{"id": r["id"], "text": by_id[r["id"]]} for r in written]
+    served = text_server.post(
+        "/v1/predict", params={"id_column": "id"}, json={"instances": records}
+    )
+    assert served.status_code == 200, served.text
+    expected = [{k: v for k, v in r.items() if k != "target"} for r in written]
+    assert_same_as_predict(served.json()["predictions"], expected)
+    split = {"columns": ["text"], "data": [[r["text"]] for r in records[:3]]}
+    mlflow = text_server.post("/invocations", json={"dataframe_split": split})
+    assert mlflow.json()["predictions"] == [r["prediction"] for r in written[:3]]
+    missing = text_server.post("/v1/predict", json={"instances": [{"words": "a goal"}]})
+    assert missing.status_code == 422 and "no column 'text'" in missing.json()["error"]
+    model = text_server.get("/v1/model").json()
+    assert model["input"] == {"modality": "text", "text": ["text"], "extras": []}
 
 
 # --- stopping ----------------------------------------------------------------------------

@@ -63,15 +63,23 @@ class LoadedRun:
         return self.predictions(rows, id_column).to_frame()
 
     def predictions(self, rows: Any, id_column: str | None = None) -> Predictions:
+        if self.modality == "text":
+            return self.predictor.predict_texts(self._texts_of(_frame(rows), id_column))
         ids, X = check_frame(_frame(rows), self.predictor.schema, id_column, "the rows")
         return self.predictor.predict(X, ids)
+
+    @property
+    def modality(self) -> str:
+        return self.predictor.schema.get("modality", "tabular")
 
     def predict_csv(self, path: str | Path, id_column: str | None = None) -> Predictions:
         """Predictions for a CSV of rows (or a .parquet file, or a folder of them); for an
         image run, a folder of images or a CSV of image paths (`id_column`, default `path`)."""
-        if self.predictor.schema.get("modality") == "image":
+        if self.modality == "image":
             images = images_to_predict(Path(path), self.predictor.schema, id_column)
             return self.predictor.predict_images(images)
+        if self.modality == "text":
+            return self.predictor.predict_texts(self._read_texts(Path(path), id_column))
         ids, X = read_input(Path(path), self.predictor.schema, id_column)
         return self.predictor.predict(X, ids)
 
@@ -86,7 +94,50 @@ class LoadedRun:
         chosen = dataset.splits[split]
         if dataset.modality == "image":
             return self.predictor.predict_images(chosen)
+        if dataset.modality == "text":
+            return self.predictor.predict_texts(chosen)
         return self.predictor.predict(chosen.X, chosen.ids.tolist())
+
+    def text_columns(self) -> tuple[list[str], list[str], str | None]:
+        """A text run's text columns, extra columns and id column, as its data step named
+        them (a text_folder run's texts are read from a `text` column)."""
+        from ednax.steps.text.data import text_columns
+
+        data = self.config.get("data") or {}
+        return text_columns(data.get("text", "text")), self.predictor.text_extras, data.get("id")
+
+    def _read_texts(self, path: Path, id_column: str | None) -> Any:
+        """The texts of a CSV, read as the run's data step read its own; ids from
+        `id_column`, else the data step's id column when the file has it, else row numbers."""
+        import pandas as pd
+
+        from ednax.steps.text.data import read_texts
+
+        text, extras, id_name = self.text_columns()
+        if id_column is None and id_name is not None and path.is_file():
+            header = pd.read_csv(path, nrows=0, dtype=str).columns
+            id_column = id_name if id_name in header else None
+        return read_texts(path, text, extras, id=id_column)
+
+    def _texts_of(self, frame: Any, id_column: str | None) -> Any:
+        """A DataFrame's texts (rows given to `predict`) as a TextSplit."""
+        import numpy as np
+
+        from ednax.steps.text.tokens import TextSplit
+
+        text, extras, _ = self.text_columns()
+        wanted = [*text, *extras, *([id_column] if id_column else [])]
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise UsageError(
+                f"the rows have no column {', '.join(map(repr, missing))} (the run reads "
+                f"texts from {', '.join(text)}"
+                + (f" and the extra columns {', '.join(extras)})" if extras else ")")
+            )
+        texts = frame[text].astype(str).agg(" ".join, axis=1).tolist() if len(frame) else []
+        ids = frame[id_column].tolist() if id_column else list(range(len(frame)))
+        values = frame[extras].to_numpy(dtype=np.float32) if extras else None
+        return TextSplit(texts, np.zeros(len(texts)), np.asarray(ids, dtype=object), values, extras)
 
 
 def load(

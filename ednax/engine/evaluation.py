@@ -16,6 +16,7 @@ import numpy as np
 
 from ednax.steps.base import Dataset, Split
 from ednax.steps.images.files import ImageSplit
+from ednax.steps.text.tokens import TextSplit
 
 
 def folds(dataset: Dataset, evaluation: dict[str, Any]) -> list[tuple[str, Dataset]]:
@@ -34,10 +35,10 @@ def folds(dataset: Dataset, evaluation: dict[str, Any]) -> list[tuple[str, Datas
     return out
 
 
-def _pool(dataset: Dataset) -> Split | ImageSplit:
+def _pool(dataset: Dataset) -> Split | ImageSplit | TextSplit:
     parts = [dataset.splits[n] for n in ("train", "val") if n in dataset.splits]
-    if isinstance(parts[0], ImageSplit):
-        return ImageSplit.joined(parts)
+    if isinstance(parts[0], ImageSplit | TextSplit):  # files or texts, not arrays
+        return type(parts[0]).joined(parts)
     return Split(
         np.concatenate([p.X for p in parts]),
         np.concatenate([p.y for p in parts]),
@@ -45,8 +46,8 @@ def _pool(dataset: Dataset) -> Split | ImageSplit:
     )
 
 
-def _take(pool: Split | ImageSplit, rows: np.ndarray) -> Split | ImageSplit:
-    if isinstance(pool, ImageSplit):
+def _take(pool: Split | ImageSplit | TextSplit, rows: np.ndarray) -> Split | ImageSplit | TextSplit:
+    if isinstance(pool, ImageSplit | TextSplit):
         return pool.subset(rows)
     return Split(pool.X[rows], pool.y[rows], pool.ids[rows])
 

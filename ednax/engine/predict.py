@@ -171,6 +171,39 @@ class Predictor:
         ids = [str(i) for i in images.ids]
         return Predictions(ids, values, proba, self.schema.get("classes"), id_name="path")
 
+    def predict_texts(self, texts: Any) -> Predictions:
+        """Predictions for a TextSplit: tokenized by the run's fitted tokenizer
+        (tokenizer.json, no pickle), then the best checkpoint on batches padded as
+        training's evaluation padded them, `_eval_rows` texts at a time."""
+        from ednax.engine.lightning.evaluation import token_outputs
+        from ednax.engine.lightning.module import predictions
+
+        tokenizer = self._tokenizer()
+        vocabulary = tokenizer.vocabulary
+        module = self._loaded_module(len(texts.extra_names), vocabulary)
+        trainer = self.config.get("trainer") or {}
+        width = vocabulary.max_length if trainer.get("padding") == "max_length" else None
+        tokens = tokenizer.encode(texts)
+        outputs = token_outputs(module, tokens, vocabulary.pad_id, self._eval_rows(), "cpu", width)
+        values, proba = predictions(outputs, self.schema["task"])
+        return Predictions(list(texts.ids), values, proba, self.schema.get("classes"))
+
+    @property
+    def text_extras(self) -> list[str]:
+        """The extra numeric columns a text run's model takes beside the text."""
+        return list((self.schema.get("text") or {}).get("extras") or [])
+
+    def _tokenizer(self) -> Any:
+        """The run's fitted tokenizer, its files checked against run.json first."""
+        from ednax.steps.text.tokenizers import TOKENIZER_JSON, TOKENIZER_STATE, load_fitted
+
+        if "tokenizer" not in self._loaded:
+            for name in (TOKENIZER_JSON, TOKENIZER_STATE):
+                self.verified(self.prefix + name)
+            folder = self.bundle.path / "artifacts" / self.prefix
+            self._loaded["tokenizer"] = load_fitted(folder)
+        return self._loaded["tokenizer"]
+
     def _image_inputs(self) -> Any:
         from ednax.engine.lightning.inputs import Inputs
         from ednax.engine.preprocessing import IMAGE_PREPROCESS, image_pipeline_from_state
@@ -199,14 +232,14 @@ class Predictor:
         outputs = module.outputs(torch.from_numpy(X.astype(np.float32)), self._eval_rows())
         return predictions(outputs, self.schema["task"])
 
-    def _loaded_module(self, in_features: int) -> Any:
+    def _loaded_module(self, in_features: int, vocabulary: Any = None) -> Any:
         """The run's train loop with the best checkpoint's weights, in its precision; built
-        once."""
+        once. A text run's model is sized by its tokenizer's `vocabulary`."""
         import torch
 
         if ("module", in_features) in self._loaded:
             return self._loaded["module", in_features]
-        module = self._train_loop(in_features)
+        module = self._train_loop(in_features, vocabulary)
         state = torch.load(self._checkpoint(), map_location="cpu", weights_only=True)
         state = state["state_dict"]
         first = next(iter(module.state_dict()), None)
@@ -215,19 +248,22 @@ class Predictor:
         module.load_state_dict(state)
         return self._loaded.setdefault(("module", in_features), module)
 
-    def _train_loop(self, in_features: int) -> Any:
+    def _train_loop(self, in_features: int, vocabulary: Any = None) -> Any:
         from ednax.engine.lightning import assemble
         from ednax.engine.lightning.setup import module_class
         from ednax.registry import REGISTRY
 
         task, classes = self.schema["task"], self.schema.get("classes")
         shape = self.schema.get("input_shape")
+        out_features = len(classes) if classes is not None else 1
         sizes = {
             "in_features": in_features,
-            "out_features": len(classes) if classes is not None else 1,
+            "out_features": out_features,
             "input_shape": tuple(shape) if shape else None,
             "task": task,
         }
+        if vocabulary is not None:
+            sizes = assemble.text_sizes(vocabulary, in_features, out_features, task)
         trainer = self.config.get("trainer") or {}
         return assemble.train_loop(
             module_class(trainer.get("module"), REGISTRY),
@@ -277,9 +313,11 @@ def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tup
 def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what: str) -> tuple:
     """(ids, X) of a DataFrame to predict on, checked against the training schema: every
     problem reported at once, naming `what` the rows came from (a file, "the rows")."""
-    from ednax.steps.data import feature_matrix
+    from ednax.steps.csv_columns import feature_matrix
 
     frame.columns = [str(c) for c in frame.columns]
+    if id_column is None and schema.get("id") in frame.columns:  # the run's data.id
+        id_column = schema["id"]
     problems = column_problems(frame, schema, id_column)
     if problems:
         raise UsageError(
@@ -287,12 +325,14 @@ def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what:
         )
     features = [f["name"] for f in schema["features"]]
     ids = frame[id_column].tolist() if id_column else list(range(len(frame)))
-    return ids, feature_matrix(frame[features])
+    categorical = [f["name"] for f in schema["features"] if f["kind"] == "categorical"]
+    return ids, feature_matrix(frame[features], categorical)
 
 
 def column_problems(frame: Any, schema: dict[str, Any], id_column: str | None) -> list[str]:
     features = {f["name"]: f for f in schema["features"]}
-    allowed = set(features) | {schema.get("target"), id_column}
+    allowed = set(features) | {schema.get("target"), schema.get("id"), id_column}
+    allowed |= set(schema.get("dropped") or ())  # the run's data.drop
     problems = [
         f"column '{name}' is missing (the model was trained on it)"
         for name in features
@@ -315,6 +355,8 @@ def column_problems(frame: Any, schema: dict[str, Any], id_column: str | None) -
 def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
     import pandas as pd
 
+    from ednax.steps.csv_columns import category
+
     present = column.notna()
     if spec["kind"] == "numeric":
         numbers = pd.to_numeric(column, errors="coerce")
@@ -326,7 +368,7 @@ def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
             ]
         return []
     seen = set(spec.get("categories", []))
-    unseen = sorted({str(v) for v in column[present]} - seen)
+    unseen = sorted({category(v) for v in column[present]} - seen)
     if unseen and spec.get("unseen") != "encoded":  # the fitted encoder refuses them
         return [
             f"column '{spec['name']}' has categories not seen in training: {unseen[:5]}"

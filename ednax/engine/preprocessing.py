@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ednax.engine.spec import digest
+from ednax.errors import ConfigError, Problem
 from ednax.registry import REGISTRY
 from ednax.runs import trust as signatures
 from ednax.steps.base import Dataset, Split
@@ -59,6 +60,9 @@ class Lookup:
 
 META, PIPELINE, SPLITS = "meta.json", "pipeline.pkl", "splits.npz"
 IMAGE_PREPROCESS = "preprocess.json"  # an image run's fitted pipeline (JSON, no code)
+# A text run's cache entry keeps its fitted tokenizer as JSON in place of pipeline.pkl:
+# nothing of it is ever unpickled, and a tabular lookup finds no pipeline.pkl there.
+TOKENIZER = "tokenizer.json"
 
 
 class PreprocessCache:
@@ -68,28 +72,38 @@ class PreprocessCache:
         self.root = root
 
     def key(self, data: dict, fingerprint: str, steps: list[dict], fold: str = "") -> str:
-        return digest(
-            {
-                "data": data,
-                "fingerprint": fingerprint,
-                "preprocess": steps,
-                "code": code_version(steps),
-                "fold": fold,
-                "signer": signatures.signer_id(),
-            }
-        )
+        parts = {
+            "data": data,
+            "fingerprint": fingerprint,
+            "preprocess": steps,
+            "code": code_version(steps),
+            "fold": fold,
+            "signer": signatures.signer_id(),
+        }
+        inputs = step_inputs(steps)
+        if inputs:  # files a step reads beyond its config (a saved tokenizer's)
+            parts["inputs"] = inputs
+        return digest(parts)
 
     def load(self, key: str) -> tuple[Any, dict[str, np.ndarray], list[str]] | None:
         return self.lookup(key).hit
 
     def lookup(self, key: str) -> Lookup:
         """The entry of `key`, unpickled only once its signature verified."""
+        return self._lookup(key, PIPELINE, pickle.loads)
+
+    def lookup_json(self, key: str) -> Lookup:
+        """The entry of `key` whose pipeline is JSON text (a text run's tokenizer): its
+        text, once its signature verified."""
+        return self._lookup(key, TOKENIZER, lambda data: data.decode("utf-8"))
+
+    def _lookup(self, key: str, payload: str, decode: Any) -> Lookup:
         if self.root is None:
             return Lookup()
         entry = self.root / key
         try:
             meta_text = (entry / META).read_bytes()
-            pipeline_bytes = (entry / PIPELINE).read_bytes()
+            pipeline_bytes = (entry / payload).read_bytes()
         except OSError:
             return Lookup()  # absent (or being replaced): a miss
         try:
@@ -98,14 +112,14 @@ class PreprocessCache:
         except (ValueError, KeyError, TypeError):
             return Lookup(refused=f"cache entry {entry} is unreadable ({META} is malformed)")
         try:
-            expected = _signature(key, names, pipeline_bytes, entry / SPLITS)
+            expected = _signature(_signed(key, payload), names, pipeline_bytes, entry / SPLITS)
         except OSError:
             return Lookup()
         if not isinstance(signature, str) or not hmac.compare_digest(signature, expected):
             why = "unsigned" if signature is None else signatures.NOT_SIGNED
             return Lookup(refused=f"cache entry {entry} is {why}")
         try:
-            pipeline = pickle.loads(pipeline_bytes)  # the very bytes that were verified
+            pipeline = decode(pipeline_bytes)  # the very bytes that were verified
             with np.load(entry / SPLITS) as arrays:  # no pickles: allow_pickle is off
                 splits = {name: arrays[name] for name in arrays.files}
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
@@ -123,8 +137,35 @@ class PreprocessCache:
     ) -> None:
         """Add the entry of `key`, unless one is there already (the first writer wins);
         `replace_refused` puts aside an entry that failed its check, so this one replaces it."""
+        if self.root is None or ((self.root / key).exists() and not replace_refused):
+            return
+        payload = pickle.dumps(pipeline, protocol=5)
+        self._store(key, PIPELINE, payload, splits, names, replace_refused)
+
+    def store_json(
+        self,
+        key: str,
+        text: str,
+        splits: dict[str, np.ndarray],
+        names: list[str],
+        *,
+        replace_refused: bool = False,
+    ) -> None:
+        """Add the entry of `key` whose pipeline is JSON `text` (see `lookup_json`)."""
         if self.root is None:
             return
+        self._store(key, TOKENIZER, text.encode("utf-8"), splits, names, replace_refused)
+
+    def _store(
+        self,
+        key: str,
+        payload: str,
+        pipeline_bytes: bytes,
+        splits: dict[str, np.ndarray],
+        names: list[str],
+        replace_refused: bool,
+    ) -> None:
+        assert self.root is not None
         target = self.root / key
         if target.exists() and not replace_refused:
             return
@@ -132,10 +173,9 @@ class PreprocessCache:
         temp = self.root / f".tmp-{key}-{secrets.token_hex(4)}"
         temp.mkdir()
         try:
-            pipeline_bytes = pickle.dumps(pipeline, protocol=5)
-            (temp / PIPELINE).write_bytes(pipeline_bytes)
+            (temp / payload).write_bytes(pipeline_bytes)
             np.savez(temp / SPLITS, **splits)
-            signature = _signature(key, names, pipeline_bytes, temp / SPLITS)
+            signature = _signature(_signed(key, payload), names, pipeline_bytes, temp / SPLITS)
             (temp / META).write_text(json.dumps({"feature_names": names, "hmac": signature}))
             if replace_refused:
                 _put_aside(self.root, target)
@@ -145,6 +185,12 @@ class PreprocessCache:
         finally:
             with contextlib.suppress(OSError):
                 shutil.rmtree(temp)
+
+
+def _signed(key: str, payload: str) -> str:
+    """What an entry's signature covers as its key: a JSON entry's names its payload file
+    too, so that its signature never verifies a pickle."""
+    return key if payload == PIPELINE else f"{key}\0{payload}"
 
 
 def _signature(key: str, names: Any, pipeline: bytes, splits: Path) -> str:
@@ -179,11 +225,33 @@ def code_version(steps: list[dict]) -> str:
     h = hashlib.sha256(importlib.metadata.version("scikit-learn").encode())
     modules = {REGISTRY.get("preprocess", s["type"]).target.partition(":")[0] for s in steps}
     modules.add("ednax.steps.preprocess")
+    if any(_is_text(s) for s in steps):  # a tokenizer: its library counts
+        modules.add("ednax.steps.text.tokens")
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            h.update(importlib.metadata.version("tokenizers").encode())
     for module in sorted(modules):
         spec = importlib.util.find_spec(module)
         if spec and spec.origin and os.path.isfile(spec.origin):
             h.update(Path(spec.origin).read_bytes())
     return h.hexdigest()[:16]
+
+
+def step_inputs(steps: list[dict]) -> list[str]:
+    """What the text steps read beyond their config (`cache_inputs()`: a saved tokenizer's
+    files, hashed), one entry per step that reads any; empty for tabular steps, whose keys
+    stay as they were."""
+    inputs = []
+    for i, s in enumerate(steps):
+        if not _is_text(s):
+            continue
+        step = REGISTRY.build("preprocess", s, path=f"preprocess[{i}]")
+        if callable(getattr(step, "cache_inputs", None)):
+            inputs.append(f"{i}:{step.cache_inputs()}")
+    return inputs
+
+
+def _is_text(step: dict) -> bool:
+    return REGISTRY.get("preprocess", step["type"]).tags.get("modality") == "text"
 
 
 def prepare(
@@ -198,6 +266,8 @@ def prepare(
     image splits are decoded into memory first when `images_in_memory`."""
     if dataset.modality == "image":
         return prepare_images(dataset, steps, in_memory=images_in_memory)
+    if dataset.modality == "text":
+        return prepare_text(dataset, steps, cache, key)
     found = cache.lookup(key)
     if found.hit is not None:
         pipeline, arrays, names = found.hit
@@ -232,6 +302,56 @@ def prepare_images(dataset: Dataset, steps: list[dict], *, in_memory: bool) -> P
     pipeline.fit(dataset.splits["train"])
     prepared = replace(dataset, input_shape=pipeline.output_shape, batch_pipeline=pipeline)
     return Prepared(prepared, pipeline, cached=False)
+
+
+def prepare_text(dataset: Dataset, steps: list[dict], cache: PreprocessCache, key: str) -> Prepared:
+    """A text run's tokenizer (its one preprocess step) fitted on the train split's texts,
+    every split encoded into a `TokenSplit`, `Dataset.vocabulary` set; or both taken from
+    the cache, where the tokenizer is its JSON and each split two arrays."""
+    from ednax.steps.text.tokenizers import FittedTokenizer
+    from ednax.steps.text.tokens import TokenSplit
+
+    found = cache.lookup_json(key)
+    if found.hit is not None:
+        text, arrays, _names = found.hit
+        tokens = _token_splits(dataset, arrays)
+        if tokens is not None:
+            fitted = FittedTokenizer.from_json(text)
+            prepared = replace(dataset, splits=tokens, vocabulary=fitted.vocabulary)
+            return Prepared(prepared, fitted, cached=True)
+    if len(steps) != 1:  # validation says so first, with the fix
+        raise ConfigError(Problem("text data needs exactly one tokenizer step", path="preprocess"))
+    step = REGISTRY.build("preprocess", steps[0], path="preprocess[0]")
+    fitted = step.fit(dataset.splits["train"]).fitted
+    tokens: dict[str, TokenSplit] = {n: fitted.encode(s) for n, s in dataset.splits.items()}
+    arrays = {}
+    for name, split in tokens.items():
+        arrays[f"{name}.values"], arrays[f"{name}.offsets"] = split.values, split.offsets
+    cache.store_json(key, fitted.to_json(), arrays, [], replace_refused=found.refused is not None)
+    note = None
+    if found.refused:
+        note = f"preprocess: ignored {found.refused}; not loaded, fitted afresh and replaced"
+    prepared = replace(dataset, splits=tokens, vocabulary=fitted.vocabulary)
+    return Prepared(prepared, fitted, cached=False, note=note)
+
+
+def _token_splits(dataset: Dataset, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """The cached token arrays of every split of `dataset`, as `TokenSplit`s (with the
+    split's own targets, ids and extras); None unless they fit its splits exactly."""
+    from ednax.steps.text.tokens import TokenSplit
+
+    wanted = {f"{n}.{part}" for n in dataset.splits for part in ("values", "offsets")}
+    if set(arrays) != wanted:
+        return None
+    out = {}
+    for name, split in dataset.splits.items():
+        values, offsets = arrays[f"{name}.values"], arrays[f"{name}.offsets"]
+        if len(offsets) != len(split) + 1 or int(offsets[-1]) != len(values):
+            return None
+        out[name] = TokenSplit(
+            values, offsets, split.y, split.ids, split.extras, list(split.extra_names)
+        )
+    return out
 
 
 def image_pipeline(steps: list[dict], input_shape: tuple[int, ...]) -> Any:

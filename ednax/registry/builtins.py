@@ -35,6 +35,8 @@ TABULAR = [
     ("metric", "r2", "ednax.steps.metrics:R2", {}),
     ("trainer", "sklearn", "ednax.steps.trainers:SklearnFit", _SKLEARN),
     ("save", "bundle", "ednax.steps.save:Bundle", {}),
+    ("tracker", "none", "ednax.steps.trackers:NoTracker", {}),
+    ("tracker", "mlflow", "ednax.steps.trackers:MLflowTracker", {}),
 ]
 
 TORCH = [
@@ -99,4 +101,23 @@ IMAGES = [
     ),
 ]
 
-BUILTINS = (*TABULAR, *TORCH, *IMAGES)
+_TEXT = {"modality": "text"}
+_TEXT_TORCH = {"modality": "text", "family": "torch"}
+
+TEXT = [
+    ("data", "text_csv", "ednax.steps.text.data:TextCsv", _TEXT),
+    ("data", "text_folder", "ednax.steps.text.data:TextFolder", _TEXT),
+    ("preprocess", "wordpiece", "ednax.steps.text.tokenizers:WordPiece", _TEXT),
+    ("preprocess", "bpe", "ednax.steps.text.tokenizers:BPE", _TEXT),
+    ("preprocess", "unigram", "ednax.steps.text.tokenizers:Unigram", _TEXT),
+    ("preprocess", "hf_tokenizer", "ednax.steps.text.tokenizers:HfTokenizer", _TEXT),
+]
+
+TEXT_MODELS = [
+    ("model", "embedding_bag", "ednax.steps.text.models:EmbeddingBag", _TEXT_TORCH),
+    ("model", "text_cnn", "ednax.steps.text.models:TextCNN", _TEXT_TORCH),
+    ("model", "bert", "ednax.steps.text.models:Bert", _TEXT_TORCH),
+    ("model", "distilbert", "ednax.steps.text.models:DistilBert", _TEXT_TORCH),
+]
+
+BUILTINS = (*TABULAR, *TORCH, *IMAGES, *TEXT, *TEXT_MODELS)

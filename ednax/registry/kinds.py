@@ -72,7 +72,15 @@ KINDS: dict[str, Kind] = {
         Kind(
             "model",
             "a torch nn.Module or a scikit-learn estimator",
-            injected=("in_features", "out_features", "input_shape", "task"),
+            injected=(
+                "in_features",
+                "out_features",
+                "input_shape",
+                "task",
+                "vocab_size",
+                "pad_id",
+                "max_length",
+            ),
         ),
         Kind(
             "weights",
@@ -120,6 +128,13 @@ KINDS: dict[str, Kind] = {
             recipe=True,
         ),
         Kind("save", "what the bundle keeps", defaults={ANY: "bundle"}),
+        Kind(
+            "tracker",
+            "where every run (estimator or torch) is also recorded: an MLflow tracking store",
+            injected=("runs_dir", "experiment"),
+            defaults={ANY: "none"},
+            checked=True,
+        ),
         Kind("callback", "a Lightning callback added to the train loop (torch)"),
         Kind(
             "metric",

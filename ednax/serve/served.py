@@ -72,6 +72,10 @@ class ServedRun:
         return self.schema.get("modality") == "image"
 
     @property
+    def is_text(self) -> bool:
+        return self.schema.get("modality") == "text"
+
+    @property
     def features(self) -> list[str]:
         return self.predictor.features
 
@@ -85,11 +89,18 @@ class ServedRun:
             return
         import pandas as pd
 
-        self.predict_frame(pd.DataFrame([example_row(self.schema)]), None, "the warm-up row")
+        row = self._example_text() if self.is_text else example_row(self.schema)
+        self.predict_frame(pd.DataFrame([row]), None, "the warm-up row")
 
     def predict_frame(self, frame: Any, id_column: str | None, what: str) -> Predictions:
         """Predictions for a DataFrame of rows, checked as `ednax predict` checks a csv
-        (a UsageError listing every problem, naming `what` the rows came from)."""
+        (a UsageError listing every problem, naming `what` the rows came from). A text
+        run's rows hold its text columns (and extra ones), tokenized by its tokenizer."""
+        if self.is_text:
+            if not len(frame):
+                raise UsageError(f"{what} holds no rows to predict")
+            with self._model_call():
+                return self.loaded.predictions(frame, id_column)
         ids, X = check_frame(frame, self.schema, id_column, what)
         if not ids:
             raise UsageError(f"{what} holds no rows to predict")
@@ -124,6 +135,9 @@ class ServedRun:
                 "channels": image["channels"],
                 "size": image["size"],
             }
+        elif self.is_text:
+            text, extras, _ = self.loaded.text_columns()
+            inputs = {"modality": "text", "text": text, "extras": extras}
         else:
             inputs = {"modality": "tabular", "features": schema["features"]}
         metrics = _read_json(self.loaded.path / "metrics.json")
@@ -139,6 +153,10 @@ class ServedRun:
             "input": inputs,
             "metrics": metrics if isinstance(metrics, dict) else {},
         }
+
+    def _example_text(self) -> dict[str, Any]:
+        text, extras, _ = self.loaded.text_columns()
+        return {**{c: "warm up" for c in text}, **{c: 0.0 for c in extras}}
 
 
 def example_row(schema: dict[str, Any]) -> dict[str, Any]:

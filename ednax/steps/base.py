@@ -56,6 +56,11 @@ class Dataset:
     # A text run's fitted tokenizer as the model sees it (`ednax.steps.text.tokens.
     # Vocabulary`: size, pad id, max length); None until the tokenizer is fitted.
     vocabulary: Any = None
+    # The column whose values are the rows' ids (a table step's `id`), for predict to read
+    # as the id of new rows; None when ids are row positions. `dropped`: the columns the
+    # step left out (its `drop`), which rows to predict may carry.
+    id_column: str | None = None
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int | None:

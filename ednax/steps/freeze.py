@@ -34,7 +34,8 @@ class Freeze(pl.Callback):
     ----------
     params : list[str]
         What to freeze: groups of the model's `param_groups()` (the image models have
-        backbone, head, stem, stage1...) or prefixes of its parameter names (net.0).
+        backbone, head, stem, stage1...; the text encoders backbone, head, embeddings,
+        layer1...) or prefixes of its parameter names (net.0).
     epochs : int
         Epochs to keep them frozen, from the first (0 never freezes).
     """

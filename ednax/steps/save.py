@@ -21,9 +21,9 @@ class Bundle(Step):
     model : bool
         Keep the fitted estimator (scikit-learn) in artifacts/model.pkl.
     pretrained : bool
-        Export a pretrained-style model (resnet, convnext, vit) with its best weights to
-        artifacts/pretrained/ (config.json, model.safetensors), for another run's
-        `model.pretrained` or `weights: {type: pretrained}`.
+        Export a pretrained-style model (resnet, convnext, vit, bert, distilbert) with its
+        best weights to artifacts/pretrained/ (config.json, model.safetensors), for another
+        run's `model.pretrained` or `weights: {type: pretrained}`.
     """
 
     def __init__(

@@ -7,7 +7,8 @@ checks what the types alone cannot, so that a config reports every bad value at 
 from __future__ import annotations
 
 import importlib.util
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from ednax.errors import Problem
 from ednax.steps.base import Step
@@ -16,6 +17,7 @@ Accelerator = Literal["auto", "cpu", "gpu"]
 Precision = Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
 Loader = Literal["auto", "memory", "dataloader"]
 Progress = Literal["auto", "rich", "plain", "none"]
+Padding = Literal["longest", "max_length"]
 ClipAlgorithm = Literal["norm", "value"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "fsdp", "deepspeed"]
 
@@ -64,6 +66,8 @@ class Lightning(Step):
         A tracker besides history.csv: a logger's name, {type: name, ...}, or none.
     loader : Literal["auto", "memory", "dataloader"]
         Batches as slices of tensors kept on the device (memory) or from a torch DataLoader.
+        Text batches are always padded from the token arrays: kept on the device (auto,
+        memory) or on the CPU (dataloader).
     num_workers : int
         DataLoader worker processes (loader: dataloader only).
     memory_budget_mb : int
@@ -76,6 +80,12 @@ class Lightning(Step):
         Compile the model with torch.compile (the first epoch is slower; later ones faster).
     shuffle : bool
         Shuffle the training rows every epoch (seeded).
+    bucket_by_length : bool
+        Text data: batches of texts of similar length (sorted within shuffled windows of
+        50 batches, the batches then shuffled; seeded), so less padding; needs shuffle.
+    padding : Literal["longest", "max_length"]
+        Text data: pad each batch to its longest text, or every batch to the tokenizer's
+        max_length (fixed shapes, e.g. for compile).
     module : str | None
         A registered LightningModule replacing the built-in train loop (None = built-in).
     module_args : dict | None
@@ -108,6 +118,8 @@ class Lightning(Step):
         channels_last: bool = False,
         compile: bool = False,
         shuffle: bool = True,
+        bucket_by_length: bool = False,
+        padding: Padding = "longest",
         module: str | None = None,
         module_args: dict | None = None,
         progress: Progress = "auto",
@@ -133,6 +145,8 @@ class Lightning(Step):
         self.channels_last = channels_last
         self.compile = compile
         self.shuffle = shuffle
+        self.bucket_by_length = bucket_by_length
+        self.padding = padding
         self.module = module
         self.module_args = module_args
         self.progress = progress
@@ -165,6 +179,15 @@ class Lightning(Step):
         if self.early_stopping is not None:
             found.extend(self.early_stopping.problems())
         found.append(_strategy_problem(self.strategy, self.accelerator))
+        if self.bucket_by_length and not self.shuffle:
+            found.append(
+                Problem(
+                    "bucket_by_length sorts texts within shuffled windows; with shuffle: "
+                    "false there is nothing to bucket",
+                    path="trainer.bucket_by_length",
+                    hint="set shuffle: true, or bucket_by_length: false",
+                )
+            )
         return [p for p in found if p is not None]
 
     @property
@@ -212,3 +235,23 @@ def _strategy_problem(strategy: str, accelerator: str) -> Problem | None:
             hint="pip install deepspeed, or use strategy: ddp",
         )
     return None
+
+
+def text_option_problems(options: Mapping[str, Any], modality: str) -> list[Problem]:
+    """The trainer's text-batch options (its parameters) on data that is not text: checked
+    at validate time (`config/text.py`) and again by the fit."""
+    if modality == "text":
+        return []
+    asked = {
+        "bucket_by_length": bool(options.get("bucket_by_length", False)),
+        "padding": options.get("padding", "longest") != "longest",
+    }
+    return [
+        Problem(
+            f"{name} applies to text data; this run's data is {modality}",
+            path=f"trainer.{name}",
+            hint=f"remove trainer.{name}",
+        )
+        for name, on in asked.items()
+        if on
+    ]

@@ -2,8 +2,10 @@
 
 Sizes come from the data, not from the config: `in_features` is the number of feature
 columns, `out_features` the number of classes (or 1 for regression), `input_shape` the
-image shape of image data. A value that a constructor or torch rejects becomes a
-ConfigError on the offending key (`optimizer.lr`), found from the error's message.
+image shape of image data; text data adds its tokenizer's `vocab_size`, `pad_id` and
+`max_length`, and `in_features` counts its extra numeric columns. A value that a
+constructor or torch rejects becomes a ConfigError on the offending key (`optimizer.lr`),
+found from the error's message.
 """
 
 from __future__ import annotations
@@ -36,12 +38,29 @@ _PHRASES = {
 def model_sizes(dataset: Dataset) -> dict[str, Any]:
     """The engine-supplied model arguments for `dataset`."""
     train = dataset.splits["train"]
+    out_features = num_classes(dataset) if dataset.task == "classification" else 1
+    if dataset.modality == "text":
+        return text_sizes(dataset.vocabulary, len(train.extra_names), out_features, dataset.task)
     image = dataset.modality == "image"
     return {
         "in_features": int(np.prod(dataset.input_shape) if image else np.asarray(train.X).shape[1]),
-        "out_features": num_classes(dataset) if dataset.task == "classification" else 1,
+        "out_features": out_features,
         "input_shape": tuple(dataset.input_shape) if dataset.input_shape else None,
         "task": dataset.task,
+    }
+
+
+def text_sizes(vocabulary: Any, extras: int, out_features: int, task: str) -> dict[str, Any]:
+    """A text model's engine-supplied arguments: the tokenizer's `Vocabulary` (size, pad
+    id, max length) and the number of extra numeric columns as `in_features`."""
+    return {
+        "in_features": extras,
+        "out_features": out_features,
+        "input_shape": None,
+        "task": task,
+        "vocab_size": int(vocabulary.size),
+        "pad_id": int(vocabulary.pad_id),
+        "max_length": None if vocabulary.max_length is None else int(vocabulary.max_length),
     }
 
 

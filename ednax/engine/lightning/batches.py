@@ -1,5 +1,7 @@
 """The train and val batches of a fit, as `trainer.loader` asks: tensors kept on the device
-(`TensorBatches`) or torch DataLoaders; auto keeps them on the device when they fit."""
+(`TensorBatches`) or torch DataLoaders; auto keeps them on the device when they fit. Text
+batches are padded from the token arrays (`TokenBatches`), kept on the device when they fit
+there (or on the CPU with `loader: dataloader`, each batch then moved by Lightning)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,16 @@ import torch
 from ednax.engine.lightning.loader import (
     EpochOrder,
     TensorBatches,
+    TokenBatches,
     data_loader,
     fits_on_device,
     image_loader,
     split_tensors,
+    token_bytes,
 )
 from ednax.steps.base import Dataset, Split
 from ednax.steps.images.files import ImageSplit, fit_in_memory
+from ednax.steps.text.tokens import TokenSplit
 
 
 def fit_batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int) -> tuple[Any, Any]:
@@ -27,6 +32,8 @@ def fit_batches(dataset: Dataset, options: Any, trainer: pl.Trainer, seed: int) 
     val = dataset.split("val")
     if val is not None and len(val) == 0:
         val = None
+    if dataset.modality == "text":
+        return _token_batches(dataset, val, options, trainer, seed, device)
     if loader_kind(dataset, options, device) == "memory":
         return _in_memory(dataset, val, options, trainer, seed, device)
     return _data_loaders(dataset, val, options, trainer, seed, device)
@@ -69,6 +76,49 @@ def _in_memory(
         return train, None
     vx, vy = split_tensors(val, dataset.task, device)
     return train, TensorBatches(vx, vy, batch_size=options.eval_rows, **shards)
+
+
+def _token_batches(
+    dataset: Dataset,
+    val: TokenSplit | None,
+    options: Any,
+    trainer: pl.Trainer,
+    seed: int,
+    device: torch.device,
+) -> tuple[TokenBatches, TokenBatches | None]:
+    """Padded token batches: train in the epoch's order (length buckets if asked), val
+    shortest first (the least padding; its metrics do not depend on the order)."""
+    nbytes = sum(token_bytes(s) for s in dataset.splits.values())
+    keep = options.loader != "dataloader" and fits_on_device(nbytes, device)
+    common = {
+        "pad_id": dataset.vocabulary.pad_id,
+        "pad_to": pad_to(dataset, options),
+        "device": device if keep else "cpu",
+        "world_size": trainer.world_size,
+        "rank_of": lambda: trainer.global_rank,
+    }
+    train = TokenBatches(
+        dataset.splits["train"],
+        dataset.task,
+        batch_size=options.batch_size,
+        shuffle=options.shuffle,
+        seed=seed,
+        epoch_of=lambda: trainer.current_epoch,
+        bucket_by_length=options.bucket_by_length,
+        **common,
+    )
+    if val is None:
+        return train, None
+    return train, TokenBatches(
+        val, dataset.task, batch_size=options.eval_rows, by_length=True, **common
+    )
+
+
+def pad_to(dataset: Dataset, options: Any) -> int | None:
+    """The fixed width of every text batch (`trainer.padding: max_length`), or None."""
+    if getattr(options, "padding", "longest") != "max_length":
+        return None
+    return dataset.vocabulary.max_length
 
 
 def _data_loaders(

@@ -18,11 +18,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from ednax.engine.lightning.batches import pad_to
 from ednax.engine.lightning.callbacks import EpochRecord
-from ednax.engine.lightning.loader import split_tensors
+from ednax.engine.lightning.loader import TokenBatches, split_tensors
 from ednax.engine.lightning.module import EdnaxModule, metric_scores, predictions
 from ednax.steps.base import SPLITS, Dataset
 from ednax.steps.images.files import ImageSplit
+from ednax.steps.text.tokens import TokenSplit
 
 PRETRAINED = "pretrained"  # artifacts/pretrained/: the model exported by save_pretrained
 Scores = dict[str, dict[str, float]]
@@ -63,7 +65,9 @@ def result(
     if best is not None:
         load_module_weights(module, best)
     device = trainer.strategy.root_device
-    split_metrics, split_predictions = evaluate(module, dataset, metrics, options.eval_rows, device)
+    split_metrics, split_predictions = evaluate(
+        module, dataset, metrics, options.eval_rows, device, pad_to(dataset, options)
+    )
     best_kept, last_kept = keep_checkpoints(keep, record, best)
     return TorchResult(
         metrics=split_metrics,
@@ -87,8 +91,10 @@ def evaluate(
     metrics: dict[str, object],
     batch_rows: int,
     device: torch.device,
+    width: int | None = None,
 ) -> tuple[Scores, Predictions]:
-    """Loss, metrics and predictions of every non-empty split."""
+    """Loss, metrics and predictions of every non-empty split (text batches padded to
+    `width` tokens at least, as training's were)."""
     module.to(device)
     scores: Scores = {}
     preds: Predictions = {}
@@ -96,7 +102,12 @@ def evaluate(
         split = dataset.split(name)
         if split is None or len(split) == 0:
             continue
-        loss, outputs, y = _evaluated(module, split, dataset.task, batch_rows, device)
+        if isinstance(split, TokenSplit):
+            pad_id = dataset.vocabulary.pad_id
+            outputs = token_outputs(module, split, pad_id, batch_rows, device, width)
+            loss, y = _loss_of(module, outputs, split.y, dataset.task)
+        else:
+            loss, outputs, y = _evaluated(module, split, dataset.task, batch_rows, device)
         y_pred, y_proba = predictions(outputs, dataset.task)
         values = metric_scores(metrics, dataset.task, y.cpu().numpy(), y_pred, y_proba)
         scores[name] = {"loss": loss, **values}
@@ -118,11 +129,40 @@ def _evaluated(
         for chunk in split.chunks(batch_rows)
     ]
     outputs = torch.cat(chunks)
+    loss, y = _loss_of(module, outputs, split.y, task)
+    return loss, outputs, y
+
+
+def token_outputs(
+    module: EdnaxModule,
+    split: TokenSplit,
+    pad_id: int,
+    batch_rows: int,
+    device: torch.device | str,
+    width: int | None = None,
+) -> torch.Tensor:
+    """The module's outputs on every text of `split`, in its order: `batch_rows` texts at
+    a time, shortest first, each chunk padded to its longest text (to `width` at least)."""
+    batches = TokenBatches(
+        split,
+        module.task,
+        pad_id=pad_id,
+        batch_size=batch_rows,
+        by_length=True,
+        pad_to=width,
+        device=device,
+    )
+    return batches.restore(module.outputs_of(inputs for inputs, _ in batches))
+
+
+def _loss_of(
+    module: EdnaxModule, outputs: torch.Tensor, targets: np.ndarray, task: str
+) -> tuple[float, torch.Tensor]:
     dtype = torch.int64 if task == "classification" else torch.float32
-    y = torch.as_tensor(np.asarray(split.y), dtype=dtype, device=device)
+    y = torch.as_tensor(np.asarray(targets), dtype=dtype, device=outputs.device)
     with torch.no_grad():
         loss = float(module.loss_fn(outputs, y))
-    return loss, outputs, y
+    return loss, y
 
 
 def keep_checkpoints(

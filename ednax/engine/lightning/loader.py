@@ -11,6 +11,9 @@ next `batch_size x world_size` rows of it and each process keeps its share, so e
 is seen once per epoch across the processes, all processes take the same number of steps
 (which DDP's gradient averaging needs), and the steps are the same global batches as one
 process with `batch_size x world_size` rows would take.
+
+`TokenBatches` is the same for token ids of texts, which differ in length: each batch is
+padded to its own longest text when it is drawn (optionally from length buckets).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ from torch.utils.data import Sampler
 
 from ednax.steps.base import Split
 from ednax.steps.images.files import ImageSplit
+from ednax.steps.text.tokens import TokenSplit
+
+# Length buckets: rows sorted by length within windows of this many batches of the epoch's
+# order, so a batch holds texts of similar length and little padding, and still varies.
+BUCKET_BATCHES = 50
 
 
 class TensorBatches:
@@ -99,6 +107,143 @@ class TensorBatches:
         epoch = self.epoch_of() if self.epoch_of is not None else self._epochs_started
         self._epochs_started += 1
         return epoch
+
+
+class TokenBatches:
+    """Batches of a `TokenSplit`, each padded to its own longest text: `({"input_ids",
+    "attention_mask"[, "extras"]}, targets)`, ids (n, L) int64 with `pad_id` after each
+    text, the mask (n, L) int64 (1 on the text's tokens), extras (n, k) float32.
+
+    The token ids stay as the split holds them, one flat array and the texts' offsets (on
+    `device`), and a batch is gathered from them when it is asked for. The epoch's order is
+    `TensorBatches`': the same seeded permutation of the epoch, the same shares of each
+    global batch across `world_size` processes. `bucket_by_length` sorts the rows by length
+    within windows of `BUCKET_BATCHES` global batches of that order, then shuffles the
+    batches (seeded by the epoch too): less padding, the same batches on a resumed run.
+    `by_length` (evaluation, unshuffled) takes the rows shortest first; `restore` puts
+    outputs computed in that order back in the split's. `pad_to` pads every batch to that
+    many tokens at least (fixed shapes).
+    """
+
+    def __init__(
+        self,
+        split: TokenSplit,
+        task: str,
+        *,
+        pad_id: int,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        epoch_of: Callable[[], int] | None = None,
+        world_size: int = 1,
+        rank_of: Callable[[], int] | None = None,
+        bucket_by_length: bool = False,
+        by_length: bool = False,
+        pad_to: int | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        self.rows = len(split)
+        self.pad_id = int(pad_id)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch_of = epoch_of
+        self.world_size = world_size
+        self.rank_of = rank_of or (lambda: 0)
+        self.bucket_by_length = bucket_by_length
+        self.pad_to = pad_to
+        self._epochs_started = 0
+        self.lengths = torch.from_numpy(np.asarray(split.lengths, dtype=np.int64))
+        # One pad id after the last text: where the padded positions' gathers point.
+        values = np.append(np.asarray(split.values, dtype=np.int64), self.pad_id)
+        self._values = torch.from_numpy(values).to(device)
+        self._starts = torch.from_numpy(np.asarray(split.offsets[:-1], dtype=np.int64)).to(device)
+        self._lengths = self.lengths.to(device)
+        self._y = _targets(split.y, task).to(device)
+        extras = split.extras
+        self._extras = None if extras is None else torch.from_numpy(_float32(extras)).to(device)
+        self._order = torch.argsort(self.lengths, stable=True) if by_length else None
+
+    def __len__(self) -> int:
+        return math.ceil(self.rows / (self.batch_size * self.world_size))
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        epoch = self._next_epoch()  # drawn at the first batch, as TensorBatches does
+        for rows in self._global_batches(epoch):
+            yield self.batch(self._share(rows))
+
+    def batch(self, rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The padded inputs and the targets of `rows` (CPU int64 row numbers)."""
+        lengths = self.lengths[rows]
+        width = max(int(lengths.max()) if len(rows) else 0, self.pad_to or 0)
+        device = self._values.device
+        rows = rows.to(device)
+        positions = torch.arange(width, device=device)
+        mask = positions < self._lengths[rows].unsqueeze(1)
+        index = torch.where(
+            mask, self._starts[rows].unsqueeze(1) + positions, len(self._values) - 1
+        )
+        inputs = {"input_ids": self._values[index], "attention_mask": mask.long()}
+        if self._extras is not None:
+            inputs["extras"] = self._extras[rows]
+        return inputs, self._y[rows]
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The row order of `epoch` (before length buckets): TensorBatches' permutation."""
+        if not self.shuffle:
+            return self._order if self._order is not None else torch.arange(self.rows)
+        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
+        return torch.randperm(self.rows, generator=generator)
+
+    def restore(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Outputs of every row, computed in this batcher's unshuffled order, in the split's."""
+        if self._order is None:
+            return outputs
+        inverse = torch.empty_like(self._order)
+        inverse[self._order] = torch.arange(self.rows)
+        return outputs[inverse.to(outputs.device)]
+
+    def _global_batches(self, epoch: int) -> list[torch.Tensor]:
+        """Row numbers of each step's global batch (`batch_size x world_size` rows)."""
+        order, step = self.order(epoch), self.batch_size * self.world_size
+        if not (self.bucket_by_length and self.shuffle):
+            return list(torch.split(order, step))
+        batches: list[torch.Tensor] = []
+        for window in torch.split(order, step * BUCKET_BATCHES):
+            by_length = torch.argsort(self.lengths[window], stable=True)
+            batches.extend(torch.split(window[by_length], step))
+        generator = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch, 2))
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def _share(self, rows: torch.Tensor) -> torch.Tensor:
+        """This process's share of a global batch, topped up with the split's first rows
+        when it has fewer rows than processes (every process needs a non-empty batch)."""
+        world = self.world_size
+        if world == 1:
+            return rows
+        if len(rows) < world:
+            rows = torch.cat([rows, torch.arange(world - len(rows))])
+        return torch.tensor_split(rows, world)[self.rank_of()]
+
+    def _next_epoch(self) -> int:
+        epoch = self.epoch_of() if self.epoch_of is not None else self._epochs_started
+        self._epochs_started += 1
+        return epoch
+
+
+def token_bytes(split: TokenSplit) -> int:
+    """What a token split takes on the device as `TokenBatches` holds it."""
+    extras = 0 if split.extras is None else np.asarray(split.extras).size * 4
+    return len(split.values) * 8 + len(split) * 32 + extras
+
+
+def _targets(y: np.ndarray, task: str) -> torch.Tensor:
+    dtype = np.int64 if task == "classification" else np.float32
+    return torch.from_numpy(np.asarray(y, dtype=dtype).copy())
+
+
+def _float32(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32).copy()
 
 
 def split_tensors(
@@ -204,5 +349,5 @@ def fits_on_device(nbytes: int, device: torch.device) -> bool:
     return nbytes <= free // 2
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([abs(seed), epoch]).generate_state(1)[0])
+def _epoch_seed(seed: int, epoch: int, *stream: int) -> int:
+    return int(np.random.SeedSequence([abs(seed), epoch, *stream]).generate_state(1)[0])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,9 +113,14 @@ class EdnaxModule(pl.LightningModule):
         else:
             super().__setattr__(name, value)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Model outputs shaped like the targets: (n, classes) logits, or (n,) for regression."""
-        out = self.model(x)
+    def forward(self, x: Any) -> torch.Tensor:
+        """Model outputs shaped like the targets: (n, classes) logits, or (n,) for regression.
+        A batch's inputs that are a mapping (a text batch: input_ids, attention_mask) are the
+        model's keyword arguments; an output with `logits` (a transformers model's) gives
+        them."""
+        out = self.model(**x) if isinstance(x, Mapping) else self.model(x)
+        if not isinstance(out, torch.Tensor) and hasattr(out, "logits"):
+            out = out.logits
         if self.task == "regression" and out.ndim == 2 and out.shape[1] == 1:
             out = out.squeeze(1)
         return out
@@ -202,6 +207,18 @@ class EdnaxModule(pl.LightningModule):
             self(self.eval_inputs(x[start : start + batch_rows]).to(dtype))
             for start in range(0, len(x), batch_rows)
         ]
+        self.train(was_training)
+        return torch.cat(chunks)
+
+    @torch.no_grad()
+    def outputs_of(self, batches: Iterable[Any]) -> torch.Tensor:
+        """This module's forward on each of `batches` (inputs only: a text batch's mapping
+        of padded tensors), in eval mode, concatenated: as `outputs` for batches that the
+        caller makes."""
+        was_training = self.training
+        self.eval()
+        dtype = next(self.parameters()).dtype
+        chunks = [self(self.eval_inputs(_floats_as(x, dtype))) for x in batches]
         self.train(was_training)
         return torch.cat(chunks)
 
@@ -294,6 +311,15 @@ class EpochOutputs:
         rows = torch.tensor(self._rows, dtype=torch.float64, device=device)
         losses = torch.stack(self._losses).double()
         return torch.stack([losses @ rows, rows.sum()])
+
+
+def _floats_as(x: Any, dtype: torch.dtype) -> Any:
+    """A batch's floating tensors (a mapping's too) in the model's precision; ids unchanged."""
+    if isinstance(x, Mapping):
+        return {k: _floats_as(v, dtype) for k, v in x.items()}
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x.to(dtype)
+    return x
 
 
 def predictions(outputs: torch.Tensor, task: str) -> tuple[np.ndarray, np.ndarray | None]:

@@ -21,6 +21,7 @@ from ednax.engine.lightning.module import EdnaxModule
 from ednax.errors import ConfigError, Problem, UsageError
 from ednax.registry import Registry, RegistryError
 from ednax.steps.base import Dataset
+from ednax.steps.trainers_torch import text_option_problems
 from ednax.vocabulary import MODES, monitor_problems
 
 MODULE_KIND = "module"
@@ -40,6 +41,7 @@ def check_setup(
     problems += monitor_checks(options, dataset, sections, list(metrics), monitor, mode)
     problems += _device_problems(options)
     problems += logger_problems(options.logger)
+    problems += text_option_problems(vars(options), dataset.modality)
     if problems:
         raise ConfigError(problems)
     if resume_from is not None and not Path(resume_from).is_file():

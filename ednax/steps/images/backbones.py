@@ -18,9 +18,7 @@ registry reads these signatures from the source, and the CLI starts without it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,11 +26,12 @@ import torch
 from torch import nn
 
 from ednax.errors import ConfigError, Problem
+from ednax.steps.pretrained import from_pretrained as _from_pretrained
+from ednax.steps.pretrained import load_report as _load_report
+from ednax.steps.pretrained import locate, quiet_transformers
+from ednax.steps.pretrained import plain as _plain
 
 LayerType = Literal["basic", "bottleneck"]
-
-_LISTED = 4
-_OFFLINE_VALUES = {"1", "true", "yes", "on"}
 
 
 class _ImageClassifier(nn.Module):
@@ -446,138 +445,6 @@ def image_shape(name: str, input_shape: tuple[int, ...] | None) -> tuple[int, in
     return shape
 
 
-def locate(source: str) -> tuple[str, bool]:
-    """Where `pretrained` is: (a local directory, True) or (a hub id, whether only the
-    local cache may be read). A path that is no directory is a ConfigError."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return str(path), True
-    if path.exists():
-        raise ConfigError(
-            Problem(
-                f"{source} is a file; model.pretrained takes a directory with config.json "
-                "and model.safetensors, or a hub id",
-                path="model.pretrained",
-                hint="for a .safetensors file use weights: {type: pretrained, path: ...}",
-            )
-        )
-    if _looks_like_path(source):
-        raise ConfigError(
-            Problem(
-                f"no directory {source}",
-                path="model.pretrained",
-                hint="give a directory written by save_pretrained (a run's export), or a hub id",
-            )
-        )
-    return source, offline()
-
-
-def _looks_like_path(source: str) -> bool:
-    """A hub id is `name` or `owner/name`; anything else is meant as a local path."""
-    return (
-        Path(source).expanduser().is_absolute()
-        or source.startswith((".", "~"))
-        or source.endswith(("/", os.sep))
-        or source.count("/") > 1
-        or (os.sep != "/" and os.sep in source)
-    )
-
-
-def offline() -> bool:
-    """Whether the environment forbids downloads (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE),
-    read when a model is built."""
-    return any(
-        os.environ.get(name, "").strip().lower() in _OFFLINE_VALUES
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """transformers' warnings, load reports and progress bars off, and back as they were."""
-    from transformers.utils import logging
-
-    verbosity = logging.get_verbosity()
-    bars = logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
-        if bars:
-            logging.enable_progress_bar()
-
-
-def _from_pretrained(cls: Any, where: str, source: str, local_only: bool, **options: Any) -> Any:
-    """`cls.from_pretrained`, from the local cache first; a hub id is downloaded only when
-    it is not cached and the environment allows it."""
-    try:
-        return cls.from_pretrained(where, local_files_only=True, **options)
-    except (OSError, ValueError) as exc:
-        if Path(where).is_dir():
-            raise _unreadable(source, exc) from exc
-        if local_only:
-            raise ConfigError(
-                Problem(
-                    f"no directory {source}, and no hub model {source} in the local cache",
-                    path="model.pretrained",
-                    hint="downloads are off (HF_HUB_OFFLINE); download it where they are on, "
-                    "or give a directory written by save_pretrained",
-                )
-            ) from exc
-    try:
-        return cls.from_pretrained(where, **options)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            Problem(
-                f"no directory {source}, and the hub has no model {source} to download "
-                f"({_first_line(exc)})",
-                path="model.pretrained",
-                hint="check the hub id, or give a directory written by save_pretrained",
-            )
-        ) from exc
-
-
-def _unreadable(source: str, exc: BaseException) -> ConfigError:
-    return ConfigError(
-        Problem(
-            f"cannot load {source}: {_first_line(exc)}",
-            path="model.pretrained",
-            hint="the directory needs config.json and model.safetensors (as save_pretrained "
-            "writes them); pickled pytorch_model.bin files are not read",
-        )
-    )
-
-
-def _load_report(
-    name: str, source: str, model: Any, info: dict[str, Any], classes: int, notes: list[str]
-) -> str:
-    missing = sorted(info.get("missing_keys", ()))
-    mismatched = sorted(info.get("mismatched_keys", ()))
-    unexpected = sorted(info.get("unexpected_keys", ()))
-    fresh = set(missing) | {key for key, *_ in mismatched}
-    loaded = [k for k in model.state_dict() if k not in fresh]
-    parts = [f"model: {name} from {source}, {len(loaded)} tensors loaded"]
-    labels = model.config.num_labels
-    head = [key for key, *_ in mismatched if key.startswith("classifier")]
-    if head:
-        shapes = [f"{k} {list(a)} -> {list(b)}" for k, a, b in mismatched if k in head]
-        parts.append(
-            f"new head for {labels} classes (the checkpoint had {classes}): " + _listed(shapes)
-        )
-    elif labels == classes:
-        parts.append(f"head loaded ({classes} classes, as the data's)")
-    others = [f"{k} {list(a)} -> {list(b)}" for k, a, b in mismatched if k not in head]
-    if others:
-        parts.append("initialised fresh, shapes differ: " + _listed(others))
-    if missing:
-        parts.append("initialised fresh, not in the checkpoint: " + _listed(missing))
-    if unexpected:
-        parts.append("unused, not in the model: " + _listed(unexpected))
-    return "; ".join(parts + notes)
-
-
 def _stages(hidden_sizes: list[int], depths: list[int]) -> None:
     if not hidden_sizes:
         raise ValueError("hidden_sizes needs at least one stage")
@@ -605,17 +472,3 @@ def _convnext_fits(shape: tuple[int, int, int], stages: int, patch: int, key: st
             f"convnext's {stages} stages shrink {shape[1]}x{shape[2]} images below one pixel; "
             f"{fits} fit" + (f": shorten {key} and depths, or use larger images" if key else "")
         )
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def _listed(items: list[str]) -> str:
-    text = ", ".join(items[:_LISTED])
-    return text + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -31,6 +31,18 @@ class TextSplit:
     def __len__(self) -> int:
         return len(self.texts)
 
+    @classmethod
+    def joined(cls, parts: Sequence[TextSplit]) -> TextSplit:
+        """One split of `parts`' texts, in order (k-fold pools train and val)."""
+        extras = [p.extras for p in parts]
+        return cls(
+            [t for p in parts for t in p.texts],
+            np.concatenate([p.y for p in parts]),
+            np.concatenate([p.ids for p in parts]),
+            None if any(e is None for e in extras) else np.concatenate(extras),
+            list(parts[0].extra_names),
+        )
+
     def subset(self, rows: np.ndarray) -> TextSplit:
         rows = np.asarray(rows, dtype=np.int64)
         return TextSplit(
