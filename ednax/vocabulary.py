@@ -48,6 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("trainer", "trainer"),
     Section("callbacks", "callback", many=True, families=_TORCH),
     Section("save", "save"),
+    Section("tracker", "tracker"),
     Section("evaluation"),
     Section("metrics"),
 )
@@ -56,6 +57,9 @@ SECTION_NAMES = tuple(s.name for s in SECTIONS)
 STEP_SECTIONS = tuple(s.name for s in SECTIONS if s.kind and not s.many)
 # Sections holding a list of steps, and the registry kind of each item.
 LIST_SECTIONS = {s.name: s.kind for s in SECTIONS if s.many and s.kind}
+# Sections that say where a run is reported, not what it is: they change neither the run's
+# fingerprints nor its version (tracking is not part of the experiment).
+REPORTING_SECTIONS = ("tracker",)
 
 
 def section(name: str) -> Section:

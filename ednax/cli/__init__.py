@@ -6,6 +6,7 @@ import typer
 
 from ednax.cli import (
     diff_cmd,
+    export_cmd,
     plot_cmd,
     registry_cmd,
     reuse_cmd,
@@ -32,6 +33,7 @@ runs_cmd.register(app)
 diff_cmd.register(app)
 plot_cmd.register(app)
 schema_cmd.register(app)
+export_cmd.register(app)
 
 
 def entry() -> None:

@@ -34,7 +34,9 @@ def is_other_rank(environ: Mapping[str, str] = os.environ) -> bool:
 def run_other_rank(config: ResolvedConfig, resume_from: Path | None = None) -> None:
     """Take part in the fit of `config` (continuing `resume_from`) without writing a bundle."""
     from ednax.engine.experiment import Experiment
+    from ednax.engine.tracking import untracked
 
+    config = untracked(config)  # rank 0 alone tracks the run (`tracker`)
     with tempfile.TemporaryDirectory(prefix="ednax-rank-") as scratch:
         Experiment(config, parent_dir=Path(scratch), say=_silent, resume_from=resume_from).run()
 

@@ -26,10 +26,12 @@ from ednax.engine.evaluation import aggregate, folds
 from ednax.engine.preprocessing import IMAGE_PREPROCESS, PreprocessCache, prepare
 from ednax.engine.signals import signals_held, sigterm_raises
 from ednax.engine.spec import ResolvedConfig, digest
+from ednax.engine.tracking import tracking_of
 from ednax.errors import ConfigError, EdnaxError, RunError, fault_of
 from ednax.registry import REGISTRY
 from ednax.runs.atomic import remove_temp_files
 from ednax.runs.bundle import Bundle
+from ednax.runs.code import own_sources
 from ednax.runs.latest import link_latest
 from ednax.runs.lock import bundle_lock
 from ednax.runs.provenance import class_versions
@@ -104,7 +106,8 @@ class Experiment:
         self.parent_dir = parent_dir
         self.sweep = sweep
         self.trial = trial
-        self.callbacks = callbacks or []
+        self.tracking = tracking_of(config)  # `tracker`: MLflow, or nothing
+        self.callbacks = [*self.tracking.callbacks(config.family), *(callbacks or [])]
         self.bundle = bundle
         self.resume_from = resume_from
         self.lineage = lineage or {}
@@ -144,6 +147,13 @@ class Experiment:
         self.bundle.write_history(history_before(resumed) if resumed else [])
 
     def _run_locked(self) -> RunResult:
+        """The run, tracked (`tracker`) from its start to its final status."""
+        try:
+            return self._run_recorded()
+        finally:
+            self.tracking.finish(self)
+
+    def _run_recorded(self) -> RunResult:
         try:
             with sigterm_raises():
                 metrics = self._run_steps()
@@ -211,6 +221,7 @@ class Experiment:
             cwd=Path.cwd(),
             sweep=self.sweep,
             trial=self.trial,
+            code=own_sources(self.config.get("imports") or []),
             extra={
                 "config_file": str(self.config.config_file),
                 "family": self.config.family,
@@ -247,8 +258,11 @@ class Experiment:
 
     def _run_steps(self) -> dict[str, Any]:
         cfg = self.config
+        self.tracking.start(self)  # a failure is said and recorded, never raised
         seed_everything(cfg.seed)
         self.say(f"run {self.bundle.run_id}: {cfg.experiment['name']} ({cfg.family})")
+        for line in cfg.notes:
+            self.say(f"note: {line}")
         dataset = self._load_data()
         per_fold = {}
         for fold, data in folds(dataset, cfg["evaluation"]):
@@ -260,6 +274,7 @@ class Experiment:
         return aggregate(per_fold)
 
     def _fit(self, dataset: Dataset, fold: str) -> dict[str, dict[str, float]]:
+        self.tracking.fold = fold  # a fold's epochs are tracked under `epoch/fold-0/`
         prefix = f"{fold}/" if fold else ""
         if self.config.family == "torch":
             from ednax.engine.torch import fit_torch_model
@@ -299,10 +314,15 @@ class Experiment:
         if dataset.modality == "image":
             state = json.dumps(prepared.pipeline.state(), indent=2) + "\n"
             self.bundle.write_artifact_text(f"{prefix}{IMAGE_PREPROCESS}", state)
+        elif dataset.modality == "text":  # the fitted tokenizer as JSON (tokenizer.json)
+            for name, text in prepared.pipeline.artifacts().items():
+                self.bundle.write_artifact_text(f"{prefix}{name}", text)
         else:
             self.bundle.save_artifact(f"{prefix}preprocess.pkl", prepared.pipeline)
             self._record_unseen_accepted(dataset, prepared.pipeline)
         how = "from the cache" if prepared.cached else "fit on train"
+        if prepared.dataset.vocabulary is not None:
+            how += f"; vocabulary {prepared.dataset.vocabulary.size}"
         if steps:
             self.say("preprocess: " + " -> ".join(s["type"] for s in steps) + f" ({how})")
         return prepared.dataset
@@ -343,8 +363,14 @@ def _data_schema(dataset: Dataset, accepts_unseen: Collection[str] = ()) -> str:
         "sources": dataset.sources,
         "modality": dataset.modality,
     }
+    if dataset.id_column is not None:  # predict reads new rows' ids from it
+        schema["id"] = dataset.id_column
+    if dataset.dropped:  # columns predict lets new rows carry
+        schema["dropped"] = list(dataset.dropped)
     if dataset.modality == "image":
         schema["image"] = {"channels": train.channels, "size": list(train.size)}
+    if dataset.modality == "text":
+        schema["text"] = {"extras": list(train.extra_names)}
     return json.dumps(schema, indent=2, default=str) + "\n"
 
 

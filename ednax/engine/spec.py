@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ednax.errors import Problem, masked
-from ednax.vocabulary import STEP_SECTIONS, Monitor
+from ednax.vocabulary import REPORTING_SECTIONS, STEP_SECTIONS, Monitor
 
 
 @dataclass
@@ -31,6 +31,10 @@ class ResolvedConfig:
     # parameter defaults, as the config layer found them; both go into run.json.
     directions: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the config layer chose for the user that they should hear about (a monitor on
+    # the training rows for want of a validation split): said when the run starts, and by
+    # `ednax validate`.
+    notes: list[str] = field(default_factory=list)
     locate: Callable[[Problem], Problem] = field(default=lambda p: p, repr=False, compare=False)
 
     def __getitem__(self, section: str) -> Any:
@@ -60,16 +64,23 @@ class ResolvedConfig:
         return Monitor.parse(metrics["monitor"]) if metrics.get("monitor") else None
 
     def structure(self) -> dict[str, str]:
-        """The class chosen per step: same experiment + same structure = same version."""
-        out = {s: self.data[s]["type"] for s in STEP_SECTIONS if s in self.data}
+        """The class chosen per step: same experiment + same structure = same version. Where
+        the run is reported (`tracker`) is no part of it."""
+        steps = [s for s in STEP_SECTIONS if s not in REPORTING_SECTIONS]
+        out = {s: self.data[s]["type"] for s in steps if s in self.data}
         out["preprocess"] = ",".join(p["type"] for p in self.data.get("preprocess", []))
         if self.data.get("callbacks"):  # absent when empty: older runs keep their fingerprint
             out["callbacks"] = ",".join(c["type"] for c in self.data["callbacks"])
         return out
 
+    def experiment_data(self) -> dict[str, Any]:
+        """The sections that make the experiment: all but where it is reported (`tracker`),
+        so that switching tracking on changes no fingerprint."""
+        return {k: v for k, v in self.data.items() if k not in REPORTING_SECTIONS}
+
     def fingerprints(self) -> dict[str, str]:
         return {
-            "config": digest(self.data),
+            "config": digest(self.experiment_data()),
             "structure": digest({"experiment": self.experiment["name"], **self.structure()}),
         }
 

@@ -27,6 +27,7 @@ from typing import Any
 from ednax.config.plugins import import_source_plugins
 from ednax.config.source import SourceFile, command_line_problem, read_source
 from ednax.engine.signals import sigterm_raises
+from ednax.engine.tracking import tracked_sweep
 from ednax.errors import ConfigError, Problem, UsageError
 from ednax.registry import REGISTRY
 from ednax.sweep import grid, hydra_run, search_space, secrets
@@ -69,6 +70,16 @@ class SweepPlan:
     family: str = "sklearn"
     submitit_folder: str | None = None  # hydra.launcher.submitit_folder, unresolved
     cache: bool = True  # whether the jobs' preprocessing may use the cache
+    tracker: dict[str, Any] | None = None  # the first job's `tracker`: the sweep's parent run
+
+
+def declares_search(config_file: str | Path, overrides: list[str]) -> bool:
+    """Whether the config file (or an override) sets a sweep's parameters
+    (`hydra.sweeper.params`): what `ednax validate` then checks as a sweep's plan."""
+    hydra = read_source(config_file).content.get("hydra") or {}
+    sweeper = hydra.get("sweeper") if isinstance(hydra, dict) else None
+    in_file = isinstance(sweeper, dict) and bool(sweeper.get("params"))
+    return in_file or any(o.lstrip("+~").startswith("hydra.sweeper.params") for o in overrides)
 
 
 def prepare_sweep(
@@ -119,7 +130,9 @@ def start_sweep(
     secrets.hold([*plan.fixed, *(o for job in plan.jobs for o in job)])
     launcher_error = None
     try:
-        with sigterm_raises():  # a scheduler stopping the sweep takes the Ctrl-C path
+        # A scheduler stopping the sweep takes the Ctrl-C path; a tracked sweep (tracker:
+        # mlflow) is a parent run, created before any job and ended with the sweep.
+        with sigterm_raises(), tracked_sweep(plan.tracker, plan.experiment, record.read, say):
             hydra_run.multirun(
                 plan.source,
                 hydra_overrides=[*plan.hydra_overrides, *launcher_settings],
@@ -221,6 +234,7 @@ def _prepare_grid(source, hydra_overrides, job_overrides, sweeper, launcher) -> 
         metrics=first["metrics"],
         jobs=jobs,
         family=first.family,
+        tracker=first.get("tracker"),
     )
 
 
@@ -280,6 +294,7 @@ def _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher) -
         )
     first = _validate_points(source, fixed, params, entries)
     settings = optuna_settings.read_settings(sweeper, first, locate)
+    settings.notes.extend(first.notes)  # a train/ monitor for want of a val split, say
     optuna_settings.build_sampler(settings.sampler, settings.seed, params, locate)
     optuna_settings.build_pruner(settings.pruner, locate)
     if settings.sampler["type"] == "grid":
@@ -298,6 +313,7 @@ def _prepare_optuna(source, hydra_overrides, job_overrides, sweeper, launcher) -
         params=params,
         settings=settings,
         family=first.family,
+        tracker=first.get("tracker"),
     )
 
 
@@ -339,7 +355,7 @@ def _locator(source: SourceFile, hydra_overrides: list[str]):
     def locate(path: str, message: str, hint: str | None = None) -> Problem:
         for text in hydra_overrides:
             key = text.split("=", 1)[0].lstrip("+~")
-            if path == key or path.startswith(key + ".") or key.startswith(path + "."):
+            if path == key or path.startswith((key + ".", key + "[")) or key.startswith(path + "."):
                 return command_line_problem(message, path, text, hint)
         return source.problem(message, path, hint)
 
