@@ -25,8 +25,11 @@ CSV = SAMPLES / "data" / "penguins-mini.csv"
 NEW_ROWS = SAMPLES / "data" / "penguins-new.csv"
 SECRET = "s3cret"
 # A SQLite "server" that checks a login, so that a URL with a password is a real one: the
-# run connects only if the step got the password the record never shows.
+# run connects only if the step got the password the record never shows. The plugin knows
+# the password's hash only: its source, which the bundle keeps (code/), holds no secret.
 LOGIN_DIALECT = """
+import hashlib
+
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
@@ -39,7 +42,10 @@ class LoginSQLite(SQLiteDialect_pysqlite):
         return super().create_connect_args(url._replace(username=None, password=None))
 
     def connect(self, *cargs, **cparams):
-        if self.login != ("ada", "s3cret"):
+        user, password = self.login
+        digest = hashlib.sha256((password or "").encode()).hexdigest()
+        expected = "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0"
+        if (user, digest) != ("ada", expected):
             error = self.loaded_dbapi.OperationalError
             raise error(f"password authentication failed for user {self.login[0]}")
         return super().connect(*cargs, **cparams)

@@ -399,6 +399,8 @@ ESTIMATOR_CASES += [
 def test_estimator_builds_and_fits_for_its_task(cls, task, small_tasks):
     X, y = small_tasks[task]
     kwargs = {"n_estimators": 10} if "n_estimators" in signature_of(cls).params else {}
+    if cls is est.SVM and task == "classification":
+        kwargs["probability"] = True  # by default a plain SVC, without predict_proba
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         model = cls(**kwargs).build(task).fit(X, y)

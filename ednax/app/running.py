@@ -19,6 +19,7 @@ from ednax.engine.distributed import is_other_rank, run_other_rank
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import UsageError
 from ednax.runs.bundle import Bundle
+from ednax.runs.code import code_entries, drift, own_sources, recorded_code
 from ednax.runs.provenance import process_alive
 from ednax.runs.store import find_run
 
@@ -58,8 +59,15 @@ class RunOptions:
 
 
 def validate(config_file: str | Path, overrides: Sequence[str] = ()) -> ResolvedConfig:
-    """The resolved config, or a ConfigError listing every problem; nothing runs."""
-    return load_config(config_file, list(overrides))
+    """The resolved config, or a ConfigError listing every problem; nothing runs. A config
+    with a sweep's parameters has its plan checked too, as `run -m --dry-run` checks it
+    (every misspelt key of the search space reported)."""
+    resolved = load_config(config_file, list(overrides))
+    from ednax.sweep.launch import declares_search, prepare_sweep
+
+    if declares_search(config_file, list(overrides)):
+        prepare_sweep(config_file, list(overrides))
+    return resolved
 
 
 def run(
@@ -79,17 +87,41 @@ def rerun(
     overrides: Sequence[str] = (),
     runs_dir: str | Path = "runs",
     options: RunOptions | None = None,
+    *,
+    bundle_code: bool = False,
 ) -> RunResult | None:
-    """A bundle's resolved config run again (with overrides on top) into a new bundle."""
+    """A bundle's resolved config run again (with overrides on top) into a new bundle:
+    with today's plugin modules (saying where they differ from the bundle's copy), or with
+    `bundle_code` the bundle's copy of them (its code/)."""
     options = options or RunOptions()
     bundle = Bundle.open(find_run(run_ref, Path(runs_dir)))
     record = bundle.read_run()
-    resolved = bundle_config(bundle, record, overrides)
+    resolved = bundle_config(bundle, record, overrides, bundle_code=bundle_code)
     if is_other_rank():  # a DDP process Lightning started by running the command again
         run_other_rank(resolved)
         return None
     lineage = {"rerun_of": record["id"], "rerun_bundle": str(bundle.path)}
+    if bundle_code:
+        lineage["rerun_code"] = "bundle"
+        options.say(f"rerun with the bundle's copy of its own code ({bundle.path / 'code'})")
+    else:
+        _say_code_drift(record, resolved, options)
     return options.experiment(resolved, lineage=lineage).run()
+
+
+def _say_code_drift(record: dict, resolved: ResolvedConfig, options: RunOptions) -> None:
+    """Warn when today's own plugin modules differ from those the run recorded."""
+    today, _ = code_entries(own_sources(resolved.get("imports") or []))
+    lines = drift(recorded_code(record), today)
+    if not lines:
+        return
+    options.say(f"warning: today's code differs from run {record['id']}'s (its code/):")
+    for line in lines:
+        options.say(f"  {line}")
+    options.say(
+        f"  this rerun runs today's code; `ednax rerun {record['id']} --bundle-code` "
+        "runs the bundle's copy"
+    )
 
 
 def resume(
@@ -125,10 +157,11 @@ def _tell_sweep(bundle: Bundle, options: RunOptions) -> None:
         options.say(note)
 
 
-def bundle_config(bundle: Bundle, record: dict, overrides: Sequence[str] = ()) -> ResolvedConfig:
-    return load_config(
-        bundle.path / "config.yaml", list(overrides), plugin_dirs=plugin_dirs(record)
-    )
+def bundle_config(
+    bundle: Bundle, record: dict, overrides: Sequence[str] = (), *, bundle_code: bool = False
+) -> ResolvedConfig:
+    dirs = plugin_dirs(record, bundle.path if bundle_code else None)
+    return load_config(bundle.path / "config.yaml", list(overrides), plugin_dirs=dirs)
 
 
 def _check_resumable(bundle: Bundle, record: dict) -> None:

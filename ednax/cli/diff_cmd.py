@@ -9,7 +9,17 @@ from typing import Any
 
 import typer
 
-from ednax.cli.options import ASC, DEBUG, EXPERIMENT, METRIC, RUN_HELP, RUNS, RUNS_DIR, SWEEP
+from ednax.cli.options import (
+    ASC,
+    DEBUG,
+    DIGITS,
+    EXPERIMENT,
+    METRIC,
+    RUN_HELP,
+    RUNS,
+    RUNS_DIR,
+    SWEEP,
+)
 from ednax.cli.output import (
     choice,
     comma_choices,
@@ -110,6 +120,7 @@ def _recorded_packages(sides) -> list[str]:
 
 def _config_side(ref: str, overrides: list[str], packages: list[str]):
     from ednax.config.resolve import load_config
+    from ednax.runs.code import own_sources
     from ednax.runs.sides import side_from_config
 
     if not Path(ref).expanduser().is_file():
@@ -121,6 +132,7 @@ def _config_side(ref: str, overrides: list[str], packages: list[str]):
         overrides=overrides,
         classes=resolved.classes,
         packages=packages,
+        code=own_sources(resolved.get("imports") or []),
     )
 
 
@@ -140,6 +152,7 @@ def compare(
     limit: int = typer.Option(None, "--limit", "-n", help="at most N rows (after sorting)"),
     fmt: str = typer.Option(None, "--format", "-f", help="table, csv, json or md"),
     output: Path = typer.Option(None, "--output", "-o", help="write to FILE"),
+    digits: int = DIGITS,
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
@@ -162,6 +175,7 @@ def compare(
         descending=descending,
     )
     table.sweep = read_sweep(sweep) if sweep else None
+    table.digits = digits
     if limit:
         table.entries = table.entries[:limit]
     _emit_comparison(table, fmt, output)

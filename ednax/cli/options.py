@@ -16,5 +16,12 @@ DEBUG = typer.Option(False, "--debug", help="show tracebacks")
 RUN_HELP = "a bundle path, a run id or unique prefix, latest, latest~N, EXPERIMENT/latest"
 ASC = typer.Option(False, "--asc", help="sort ascending")
 METRIC = typer.Option(None, "--metric", "-m", help="metric columns (repeat)")
+DIGITS = typer.Option(
+    None,
+    "--digits",
+    min=0,
+    max=15,
+    help="decimals of the metrics (default: 4, or as many as tell the runs apart)",
+)
 RUNS = typer.Argument(None, metavar="RUN", help=f"runs ({RUN_HELP})", show_default=False)
 SWEEP = typer.Option(None, "--sweep", help="every run of this sweep folder")

@@ -65,12 +65,20 @@ def predict(
 def rerun(
     run: str = RUN,
     overrides: list[str] = typer.Argument(None, help="overrides on top of the run's config"),
+    bundle_code: bool = typer.Option(
+        False,
+        "--bundle-code",
+        help="import the config's own plugin modules from the bundle's copy (its code/), "
+        "not from beside the original config as they are today",
+    ),
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
-    """Run a bundle's resolved config again into a new bundle (with optional overrides)."""
+    """Run a bundle's resolved config again into a new bundle (with optional overrides);
+    says when today's plugin modules differ from the bundle's copy."""
     from ednax.app import running
     from ednax.cli.run_cmd import _options, _summary
 
-    _summary(running.rerun(run, overrides or [], runs_dir, _options()))
+    result = running.rerun(run, overrides or [], runs_dir, _options(), bundle_code=bundle_code)
+    _summary(result)
     return 0

@@ -80,6 +80,8 @@ def validate(
     steps = ", ".join(f"{k}={v}" for k, v in resolved.structure().items() if v)
     say(f"ok: {config} is valid ({resolved.family}, task {resolved.task or 'from data'})")
     say(f"steps: {steps}")
+    for line in resolved.notes:
+        say(f"note: {line}")
     return 0
 
 

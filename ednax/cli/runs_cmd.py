@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ednax.cli.options import ASC, DEBUG, EXPERIMENT, METRIC, RUN_HELP, RUNS_DIR
+from ednax.cli.options import ASC, DEBUG, DIGITS, EXPERIMENT, METRIC, RUN_HELP, RUNS_DIR
 from ednax.cli.output import (
     choice,
     comma_choices,
@@ -55,6 +55,7 @@ def runs(
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv"),
     metric: list[str] = METRIC,
     by_version: bool = BY_VERSION,
+    digits: int = DIGITS,
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
@@ -71,11 +72,11 @@ def runs(
     every = list_runs(runs_dir, experiment)
     records = filter_records(every, statuses, tag or [])
     if by_version:
-        return _print_versions(records, fmt, runs_dir)
+        return _print_versions(records, fmt, runs_dir, digits)
     ordered, sorted_by = _sorted(records, sort, asc)
     shown = _limited(ordered, limit, fmt)
     listing = {"matching": len(records), "total": len(every), "custom_order": bool(sort)}
-    _print_runs(shown, fmt, metric or None, sorted_by, runs_dir, listing)
+    _print_runs(shown, fmt, metric or None, sorted_by, runs_dir, listing, digits)
     return 0
 
 
@@ -86,6 +87,7 @@ def _print_runs(
     sorted_by: str | None,
     runs_dir: Path,
     listing: dict,
+    digits: int | None = None,
 ) -> None:
     """The listed runs as json, csv or a table (with how many matched of how many)."""
     from ednax.runs import report
@@ -97,7 +99,9 @@ def _print_runs(
         write_text(report.records_csv(shown, metrics))
     else:
         columns = report.key_metrics(shown, metrics, sorted_by)
-        report.print_runs(table_console(), shown, columns, runs_dir=runs_dir, **listing)
+        report.print_runs(
+            table_console(), shown, columns, runs_dir=runs_dir, digits=digits, **listing
+        )
 
 
 def _sorted(records: list, spec: str | None, asc: bool) -> tuple[list, str | None]:
@@ -128,7 +132,7 @@ def _limited(records: list, limit: int | None, fmt: str) -> list:
     return records[:limit] if limit > 0 else records
 
 
-def _print_versions(records: list, fmt: str, runs_dir: Path) -> int:
+def _print_versions(records: list, fmt: str, runs_dir: Path, digits: int | None = None) -> int:
     from ednax.runs.report import print_versions, versions_csv
     from ednax.runs.versions import group_versions
 
@@ -138,7 +142,7 @@ def _print_versions(records: list, fmt: str, runs_dir: Path) -> int:
     elif fmt == "csv":
         write_text(versions_csv(groups))
     else:
-        print_versions(table_console(), groups, runs_dir)
+        print_versions(table_console(), groups, runs_dir, digits)
     return 0
 
 

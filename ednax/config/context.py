@@ -17,6 +17,7 @@ class Resolving(Protocol):
     raw: dict[str, Any]
     out: dict[str, Any]
     problems: list[Problem]
+    notes: list[str]
     classes: dict[str, str]
     task: str | None
     family: str

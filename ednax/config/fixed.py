@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from ednax.config.schema import check_fixed, join_path
 from ednax.errors import Suggestions
 from ednax.registry import KINDS
-from ednax.vocabulary import LOSS, NAME_RULE, SPLITS, Monitor, monitor_problems, name_problem
+from ednax.vocabulary import (
+    FIT_SPLITS,
+    LOSS,
+    NAME_RULE,
+    SPLITS,
+    Monitor,
+    monitor_problems,
+    name_problem,
+)
 
 if TYPE_CHECKING:
     from ednax.config.context import Resolving
@@ -74,11 +82,33 @@ def resolve_metrics(r: Resolving) -> None:
     for i, name in enumerate(names):
         r.check_task_fit("metric", name, f"metrics.names[{i}]")
     values["names"] = names
-    if names and not values["monitor"]:
+    given = values["monitor"]
+    if names and not given:
         values["monitor"] = f"{_monitor_split(r)}/{names[0]}"
-    if values["monitor"]:
-        _check_monitor(r, values)
+    if values["monitor"] and _check_monitor(r, values):
+        _note_monitor(r, values["monitor"], given)
     r.out["metrics"] = values
+
+
+def _note_monitor(r: Resolving, monitor: str, given: str | None) -> None:
+    """Without a validation split, a monitor chosen for the user is a train/ one, and a
+    val/ one the user chose is never logged: either is said, not left silent."""
+    if _monitor_split(r) != "train":
+        return
+    split = Monitor.parse(monitor).split
+    if not given and split == "train":
+        r.notes.append(
+            f"metrics.monitor is {monitor}: there is no validation split (data.val is 0), "
+            "so runs are ranked (and sweeps and checkpoints chosen) on the rows they were "
+            "trained on; give the data a val fraction (or evaluation.strategy: kfold), or "
+            f"set metrics.monitor: {monitor} to say it is meant"
+        )
+    elif given and split == "val" and r.family != "torch":  # torch refuses it before fitting
+        r.notes.append(
+            f"metrics.monitor is {monitor}, but there is no validation split (data.val is "
+            f"0): the run will have no {monitor} to be ranked by; give the data a val "
+            "fraction, or monitor a train/ or test/ metric"
+        )
 
 
 def resolve_early_stopping(r: Resolving) -> None:
@@ -90,14 +120,34 @@ def resolve_early_stopping(r: Resolving) -> None:
         return
     monitor = stopping.get("monitor") or metrics["monitor"]
     found = monitor_problems(
-        monitor, metrics["names"], path="trainer.early_stopping.monitor", purpose="stop early on"
+        monitor,
+        metrics["names"],
+        path="trainer.early_stopping.monitor",
+        purpose="stop early on",
+        has_val=_has_val(r),
     )
     if found:
-        r.fail(found[0].path, found[0].message, found[0].hint)
+        hint = unlisted_metric_hint(monitor, metrics["names"], r.registry)
+        r.fail(found[0].path, found[0].message, hint or found[0].hint)
         return
     same = monitor == metrics["monitor"]
     default = metrics["mode"] if same else mode_of(Monitor.parse(monitor).metric, r.registry)
     stopping.update(monitor=monitor, mode=stopping.get("mode") or default)
+
+
+def unlisted_metric_hint(monitor: str, names: list[str], registry: Registry) -> str | None:
+    """For a monitor (or sweep objective) the run does not log because its metric is a
+    known one missing from `metrics.names` (`val/roc_auc`): how to add it."""
+    split, _, metric = str(monitor).rpartition("/")
+    if split not in SPLITS or metric in names or metric == LOSS:
+        return None
+    if metric not in registry.names("metric"):
+        return None
+    listed = ", ".join([*names, metric])
+    return (
+        f"'{metric}' is a metric, but not one this run computes: add it to metrics.names "
+        f"(metrics.names: [{listed}])"
+    )
 
 
 def directions(metrics: dict[str, Any] | None, family: str, registry: Registry) -> dict[str, str]:
@@ -114,6 +164,34 @@ def mode_of(metric: str, registry: Registry) -> str:
         return "min"
     cls = registry.get("metric", metric).load()
     return "max" if getattr(cls, "greater_is_better", True) else "min"
+
+
+def resolve_scheduler_monitor(r: Resolving) -> None:
+    """A schedule that watches a value (plateau's `monitor`) watches one the train loop
+    logs every epoch, as the fit would check it."""
+    scheduler, metrics = r.out.get("scheduler") or {}, r.out.get("metrics")
+    if not scheduler.get("monitor") or not metrics or r.problems:
+        return
+    monitor = scheduler["monitor"]
+    found = monitor_problems(
+        monitor,
+        metrics["names"],
+        path="scheduler.monitor",
+        purpose="schedule on",
+        has_val=_has_val(r),
+    )
+    if found:
+        hint = unlisted_metric_hint(monitor, metrics["names"], r.registry)
+        r.fail(found[0].path, found[0].message, hint or found[0].hint)
+
+
+def _has_val(r: Resolving) -> bool | None:
+    """Whether the run will have a val split, where the config says (a fraction, or
+    folds); None where only the data knows (a folder with its own splits)."""
+    if r.out.get("evaluation", {}).get("strategy", "holdout") != "holdout":
+        return True
+    val = r.out.get("data", {}).get("val")
+    return bool(val) if isinstance(val, int | float) else None
 
 
 def _fixed(r: Resolving, section: str) -> dict[str, Any] | None:
@@ -141,16 +219,27 @@ def _monitor_split(r: Resolving) -> str:
     return "val" if folds or data.get("val", 0.2) else "train"
 
 
-def _check_monitor(r: Resolving, values: dict[str, Any]) -> None:
+def _check_monitor(r: Resolving, values: dict[str, Any]) -> bool:
     found = monitor_problems(
         values["monitor"],
         values["names"],
         path="metrics.monitor",
-        splits=SPLITS,
+        splits=FIT_SPLITS if r.family == "torch" else SPLITS,  # a fit picks its best epoch
         with_loss=r.family == "torch",
     )
+    if found and r.family == "torch" and Monitor.parse(values["monitor"]).split == "test":
+        r.fail(
+            "metrics.monitor",
+            f"a torch run cannot monitor '{values['monitor']}': it picks its best epoch on a "
+            "value logged every epoch, and the test split is scored once, at the end",
+            f"monitor val/{Monitor.parse(values['monitor']).metric} (test/ scores stay in "
+            "metrics.json)",
+        )
+        return False
     if found:
-        r.fail(found[0].path, found[0].message, found[0].hint)
-        return
+        hint = unlisted_metric_hint(values["monitor"], values["names"], r.registry)
+        r.fail(found[0].path, found[0].message, hint or found[0].hint)
+        return False
     if values["mode"] is None:
         values["mode"] = mode_of(Monitor.parse(values["monitor"]).metric, r.registry)
+    return True

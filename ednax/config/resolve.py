@@ -20,8 +20,9 @@ from ednax.config.images import check_preprocess
 from ednax.config.overrides import imports_override
 from ednax.config.paths import absolute_paths
 from ednax.config.plugins import import_plugins, import_source_plugins
-from ednax.config.schema import check_params, join_path
+from ednax.config.schema import check_params, fixed_fields, join_path
 from ednax.config.source import SourceFile, command_line_problem, read_source
+from ednax.config.text import check_text_model, check_text_preprocess, check_text_trainer
 from ednax.config.trainer import check_trainer
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import ConfigError, Problem, Suggestions
@@ -77,6 +78,7 @@ class Resolver:
         self.registry = registry
         self.raw = composed.data
         self.problems: list[Problem] = []
+        self.notes: list[str] = []  # said to the user: ResolvedConfig.notes
         self.out: dict[str, Any] = {}
         self.classes: dict[str, str] = {}
         self.defaults: dict[str, dict[str, Any]] = {}
@@ -107,6 +109,7 @@ class Resolver:
         fixed.resolve_evaluation(self)
         fixed.resolve_metrics(self)
         fixed.resolve_early_stopping(self)
+        fixed.resolve_scheduler_monitor(self)
         if self.problems:
             raise ConfigError(self.problems)
         return self._resolved()
@@ -122,6 +125,7 @@ class Resolver:
             overrides=self.composed.overrides,
             directions=fixed.directions(metrics, self.family, self.registry),
             defaults=self.defaults,
+            notes=self.notes,
             locate=self.composed.locate,
         )
 
@@ -186,6 +190,10 @@ class Resolver:
         resolved = self._resolve_section(name, name, raw, default)
         if resolved is not None:
             self.out[name] = resolved
+            if name == "model":
+                check_text_model(self, resolved)
+            elif name == "trainer":
+                check_text_trainer(self, resolved)
 
     def _resolve_list(self, name: str, kind: str) -> None:
         """A list of steps (`preprocess`, `callbacks`), each checked as a section is."""
@@ -197,6 +205,7 @@ class Resolver:
         self.out[name] = [s for s in steps if s is not None]
         if name == "preprocess":
             check_preprocess(self, self.out[name], self.data_step)
+            check_text_preprocess(self, self.out[name])
 
     def _resolve_section(
         self,
@@ -224,9 +233,12 @@ class Resolver:
             f"{kind}:{entry.name}:{entry.target}", entry.signature(), params, noun
         )
         for issue in issues:
-            self.fail(
-                join_path(path, issue.loc), f"{issue.message} ({kind} '{entry.name}')", issue.hint
-            )
+            hint = issue.hint
+            elsewhere = self._elsewhere(issue.unknown, path) if issue.unknown else None
+            if elsewhere:  # before a near name here: an exact name there is likelier meant
+                near = hint and hint.startswith("did you mean")
+                hint = f"{elsewhere} (or, in {path}: {hint})" if near else elsewhere
+            self.fail(join_path(path, issue.loc), f"{issue.message} ({kind} '{entry.name}')", hint)
         if issues:
             return None
         nested_ok = self._resolve_nested(kind, path, values)
@@ -237,6 +249,34 @@ class Resolver:
         self.classes[path] = entry.target
         self.defaults[path] = _defaults(entry)
         return section
+
+    def _elsewhere(self, name: str, path: str) -> str | None:
+        """A hint for a parameter of a top-level section that belongs to another section
+        (`trainer.lr` -> `optimizer.lr`): the sections whose class (as written, or the
+        kind's default) or whose fixed fields take `name`."""
+        if path not in SECTION_NAMES:
+            return None
+        owners = []
+        for section in SECTIONS:
+            if section.name == path or section.many or self.family not in section.families:
+                continue
+            if section.kind is None:
+                if name in fixed_fields(section.name):
+                    owners.append(section.name)
+                continue
+            raw = self.raw.get(section.name)
+            given = raw.get("type") if isinstance(raw, dict) else None
+            type_name = given or self.default_type(section.name)
+            try:
+                params = self.registry.get(section.kind, str(type_name)).signature().params
+            except (RegistryError, TypeError, ValueError):
+                continue
+            if name in params:
+                owners.append(section.name)
+        if not owners:
+            return None
+        keys = " or ".join(f"'{owner}.{name}'" for owner in owners)
+        return f"'{name}' belongs to another section: did you mean {keys}?"
 
     def _resolve_nested(self, kind: str, path: str, values: dict[str, Any]) -> bool:
         """Nested sections (`trainer.early_stopping`) resolved in place, as sections of

@@ -89,10 +89,11 @@ def _validator(key: str, signature: Signature) -> type[BaseModel]:
 
 
 class ParamIssue:
-    """One problem with one parameter, relative to its section."""
+    """One problem with one parameter, relative to its section. `unknown` is the name of
+    an unknown parameter (it may belong to another section)."""
 
-    def __init__(self, loc: str, message: str, hint: str | None = None):
-        self.loc, self.message, self.hint = loc, message, hint
+    def __init__(self, loc: str, message: str, hint: str | None = None, unknown: str | None = None):
+        self.loc, self.message, self.hint, self.unknown = loc, message, hint, unknown
 
 
 def check_params(
@@ -107,6 +108,12 @@ def check_params(
         return {}, _dedupe([_issue(e, signature, noun) for e in exc.errors()])
     values = validated.model_dump(mode="json")
     return {name: values[name] for name in signature.params}, []
+
+
+def fixed_fields(section: str) -> list[str]:
+    """The keys of one of ednax's own sections (`metrics`: names, monitor, mode)."""
+    model = FIXED_SECTIONS.get(section)
+    return list(model.model_fields) if model is not None else []
 
 
 def check_fixed(section: str, values: Any) -> tuple[dict[str, Any], list[ParamIssue]]:
@@ -129,7 +136,7 @@ def _issue(error: dict, signature: Signature, noun: str = "parameter") -> ParamI
     if kind == "extra_forbidden":
         name = str(error["loc"][0])
         hint = Suggestions(list(signature.params)).hint(name, noun)
-        return ParamIssue(loc, f"unknown {noun} '{name}'", hint or None)
+        return ParamIssue(loc, f"unknown {noun} '{name}'", hint or None, unknown=name)
     if kind == "missing":
         return ParamIssue(loc, "missing required parameter", "set it in the config")
     got = error.get("input")

@@ -250,9 +250,23 @@ def _imports(root: yaml.MappingNode) -> list[str]:
 def _yaml_problem(file: Path, exc: yaml.YAMLError) -> Problem:
     # The context mark is where the broken construct starts (the key missing its colon,
     # the opening quote); the problem mark is where the parser gave up, often lines later.
-    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+    # A block (indentation) error is the exception: its context is the whole mapping or
+    # list the line breaks, often the file's first line, and the problem mark is the
+    # offending line itself.
+    context_mark = getattr(exc, "context_mark", None)
+    problem_mark = getattr(exc, "problem_mark", None)
     what = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    if context and context.startswith("while parsing a block") and problem_mark:
+        return Problem(
+            f"YAML indentation error: this line is not aligned with the keys (or list items) "
+            f"above it ({what})",
+            file=str(file),
+            line=problem_mark.line + 1,
+            hint="indent it by as many spaces as the other entries of its section "
+            "(spaces, not tabs)",
+        )
+    mark = context_mark or problem_mark
     message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
     return Problem(
         message,

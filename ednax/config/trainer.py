@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def check_trainer(r: Resolving, section: dict[str, Any]) -> None:
     _check_family(r, section["type"])
+    _check_logger(r, section.get("logger"))
     module = section.get("module")
     if module in r.registry.names("module"):
         entry = r.registry.get("module", module)
@@ -33,6 +34,18 @@ def check_trainer(r: Resolving, section: dict[str, Any]) -> None:
             or "register a LightningModule with @register('module', name) "
             "and list its file in imports: (see docs/plugins.md)",
         )
+
+
+def _check_logger(r: Resolving, logger: Any) -> None:
+    """A logger whose package is missing, said now rather than when training starts (the
+    logger steps are light: their packages are looked for, not imported)."""
+    if not isinstance(logger, dict) or logger.get("type") not in r.registry.names("logger"):
+        return
+    package_problems = getattr(
+        r.registry.get("logger", logger["type"]).load(), "package_problems", None
+    )
+    if callable(package_problems):
+        r.problems.extend(r.composed.locate(p) for p in package_problems("trainer.logger.type"))
 
 
 def _check_family(r: Resolving, name: str) -> None:

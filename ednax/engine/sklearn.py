@@ -20,11 +20,15 @@ def fit_estimator(
 ) -> dict[str, dict[str, float]]:
     cfg = experiment.config
     model_section = cfg["model"]
-    estimator = REGISTRY.build("model", model_section).build(dataset.task)
     metrics = build_metrics(cfg["metrics"]["names"], dataset.task)
-    _check_probabilities(estimator, metrics, model_section["type"])
+    needs = [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+    model = REGISTRY.build("model", model_section)
+    estimator = _build_estimator(model, dataset.task, needs)
+    _check_probabilities(estimator, needs, model_section["type"])
     train = dataset.splits["train"]
-    experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}")
+    auto = getattr(model, "probability", False) is None
+    why = f" (probabilities for {', '.join(needs)})" if needs and auto else ""
+    experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}{why}")
     estimator.fit(train.X, train.y)
     outputs = {name: _predict(estimator, split.X) for name, split in dataset.splits.items()}
     trainer = REGISTRY.build("trainer", cfg["trainer"])
@@ -40,8 +44,16 @@ def fit_estimator(
     return results
 
 
-def _check_probabilities(estimator: Any, metrics: dict, model_name: str) -> None:
-    needs = [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+def _build_estimator(model: Any, task: str, needs: list[str]) -> Any:
+    """The model's estimator; a model whose `probability` is left to ednax (None) gives
+    probabilities only when a metric needs them: they cost (an SVC's calibration fits it
+    six times), and scikit-learn's `predict` does not use them."""
+    if getattr(model, "probability", False) is None and hasattr(model, "get_params"):
+        model = type(model)(**{**model.get_params(), "probability": bool(needs)})
+    return model.build(task)
+
+
+def _check_probabilities(estimator: Any, needs: list[str], model_name: str) -> None:
     if needs and not hasattr(estimator, "predict_proba"):
         raise ConfigError(
             Problem(

@@ -6,6 +6,7 @@
                       error, artifact checksums (sha256, and an hmac with this user's secret)
       env.json        interpreter, machine, packages, git state
       code.patch      `git diff HEAD` when the tree was dirty
+      code/           the sources of the config's own plugin modules (`ednax.runs.code`)
       metrics.json    final metrics per split      history.csv     one row per epoch
       artifacts/      fitted estimators, preprocessing, checkpoints, predictions
       log.txt         what the run printed
@@ -37,6 +38,7 @@ from typing import Any
 
 from ednax.errors import mask_password, masked
 from ednax.runs import atomic, trust
+from ednax.runs.code import CODE_DIR, Source, code_entries
 from ednax.runs.provenance import collect_env, git_patch, git_state
 from ednax.vocabulary import NAME_RULE, name_problem
 
@@ -158,8 +160,12 @@ class Bundle:
         sweep: Mapping[str, Any] | None = None,
         trial: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        code: Iterable[Source] = (),
     ) -> None:
         """Record what is about to run: config, overrides, environment, code and run.json.
+
+        `code` are the config's own plugin modules: their sources are copied into code/
+        and fingerprinted in run.json's "code".
 
         run.json is written last, with status "running", so a bundle that has one has all
         the files that describe its inputs. `extra` adds top-level keys to run.json; it may
@@ -168,6 +174,7 @@ class Bundle:
         atomic.write_yaml(self.path / CONFIG_FILE, masked(dict(config)))
         atomic.write_yaml(self.path / OVERRIDES_FILE, masked(list(overrides)))
         self._write_env(packages, cwd)
+        own_code = self._write_code(code)
         run = {
             "id": self.run_id,
             "experiment": experiment,
@@ -180,6 +187,7 @@ class Bundle:
             "seed": seed,
             "fingerprints": dict(fingerprints),
             "classes": dict(classes),
+            **({"code": own_code} if own_code else {}),  # absent: no module of its own
             "sweep": None if sweep is None else dict(sweep),
             "trial": None if trial is None else dict(trial),
             "error": None,
@@ -316,6 +324,15 @@ class Bundle:
         atomic.write_json(self.path / ENV_FILE, {**collect_env(packages), "git": git})
         if git and git["dirty"]:
             self._write_patch(cwd)
+
+    def _write_code(self, sources: Iterable[Source]) -> dict[str, Any]:
+        """code/<module path> for each own module; run.json's "code" entry."""
+        entries, files = code_entries(sources)
+        for path, data in files.items():
+            target = self.path / CODE_DIR / PurePosixPath(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_bytes(target, data)
+        return entries
 
     def _write_patch(self, cwd: str | os.PathLike[str]) -> None:
         patch = git_patch(cwd)

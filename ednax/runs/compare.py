@@ -45,6 +45,7 @@ class Comparison:
     descending: bool = True
     sweep: dict[str, Any] | None = None
     extra_columns: list[str] = field(default_factory=list)
+    digits: int | None = None  # decimals of the metrics (None: enough to tell runs apart)
 
     def header(self) -> list[str]:
         return ["run", "status", *self.extra_columns, *map(column_label, self.keys), *self.metrics]

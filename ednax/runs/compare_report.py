@@ -14,21 +14,29 @@ from rich.markup import escape
 from rich.table import Table
 
 from ednax.runs.compare import Comparison, column_label
-from ednax.runs.format import format_cell, format_metric, format_value
+from ednax.runs.format import format_cell, format_metric, format_value, metric_digits
 from ednax.runs.values import MISSING
 
 SWEEP_LINE_SKIPS = {"dir", "pid", "host", "started_at", "ended_at", "cwd", "config_file"}
 
 
 def text_rows(table: Comparison) -> list[list[str]]:
-    """Each row's cells as text: config values as written, metrics to four places."""
+    """Each row's cells as text: config values as written, metrics to four places, or as
+    many as tell the column's values apart (`table.digits` when the user chose)."""
     fixed = table.fixed_columns
+    cells = [table.cells(entry) for entry in table.entries]
+    places = {
+        i: metric_digits((row[i] for row in cells), table.digits)
+        for i in range(fixed, len(table.header()))
+    }
     return [
         [
-            format_cell(value) if i < fixed else ("" if value is MISSING else format_metric(value))
-            for i, value in enumerate(table.cells(entry))
+            format_cell(value)
+            if i < fixed
+            else ("" if value is MISSING else format_metric(value, places[i]))
+            for i, value in enumerate(row)
         ]
-        for entry in table.entries
+        for row in cells
     ]
 
 

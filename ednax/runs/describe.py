@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ednax.runs.bundle import ARTIFACTS_DIR
+from ednax.runs.code import CODE_DIR, recorded_code, short_digest
 from ednax.runs.reader import BundleFiles
 from ednax.runs.record import RunRecord
 from ednax.runs.values import same_value
@@ -142,7 +143,26 @@ def _provenance(files: BundleFiles) -> dict[str, Any]:
         "gpu": env.get("gpu") or [],
         "packages": {k: v for k, v in part("packages").items() if v},
         "cwd": run.get("cwd"),
+        "code": _own_code(files.path, run),
     }
+
+
+def _own_code(path: Path, run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The config's own plugin modules run.json recorded, and whether code/ has each."""
+    out = []
+    for module, entry in recorded_code(run).items():
+        file = entry.get("path")
+        copied = isinstance(file, str) and (path / CODE_DIR / file).is_file()
+        out.append(
+            {
+                "module": module,
+                "path": file,
+                "digest": short_digest(entry.get("sha256")),
+                "size": entry.get("size"),
+                "copied": copied,
+            }
+        )
+    return out
 
 
 def _artifacts(path: Path, recorded: dict[str, Any]) -> list[dict[str, Any]]:

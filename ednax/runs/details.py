@@ -109,6 +109,10 @@ def _print_provenance(out, p: dict[str, Any]) -> None:
         _field(out, "gpu", ", ".join(p["gpu"]))
     if p["packages"]:
         _field(out, "packages", "  ".join(f"{k} {v}" for k, v in p["packages"].items()))
+    for c in p.get("code") or []:
+        where = f"code/{c['path']}" if c["copied"] else "not copied"
+        size = f" {format_size(c['size'])}" if c["size"] is not None else ""
+        _field(out, f"code {c['module']}", f"{c['path']}  {c['digest']}{size}  ({where})")
 
 
 def _git_line(p: dict[str, Any]) -> str:

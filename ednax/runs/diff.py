@@ -5,7 +5,8 @@
     result = diff_sides(side_a, side_b)
     result.config      # one Change per changed dotted key, list items indexed (model.hidden[1])
     result.metrics     # every metric of either side, with new - old
-    result.provenance  # seed, git, python and package versions, data fingerprint, classes
+    result.provenance  # seed, git, python and package versions, data fingerprint, classes,
+                       # own code (a changed module carries the unified diff of its source)
 
 A step whose class changed is ONE change (`model: random_forest -> logistic_regression`)
 carrying the parameters of both classes, not a wall of added and removed keys. The steps of
@@ -38,6 +39,9 @@ class Side:
     kind: str = "run"
     info: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # The source of each own plugin module (`ednax.runs.code`), for the diff of a changed one.
+    code: dict[str, str] = field(default_factory=dict)
+    code_paths: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Change:
     b: Any = MISSING
     delta: float | None = None
     params: list[Change] = field(default_factory=list)
+    diff: str | None = None  # a changed module of the run's own code: its unified diff
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"key": self.key, "change": self.change}
@@ -59,6 +64,8 @@ class Change:
             out["delta"] = self.delta
         if self.change == CLASS:
             out["params"] = [p.to_json() for p in self.params]
+        if self.diff is not None:
+            out["diff"] = self.diff
         return out
 
 
@@ -140,12 +147,24 @@ def provenance_changes(a: Side, b: Side, config: list[Change], include_same: boo
         if key.startswith("classes.") and key.partition(".")[2] in switched:
             continue
         av, bv = a.provenance.get(key, MISSING), b.provenance.get(key, MISSING)
-        if MISSING in (av, bv) and "config" in (a.kind, b.kind):
+        own_code = key.startswith("code.")  # a config's side knows its code too
+        if MISSING in (av, bv) and "config" in (a.kind, b.kind) and not own_code:
             continue  # a config does not know it (data fingerprint, code patch)
         change = _change(av, bv)
         if change != SAME or include_same:
-            out.append(Change(key, change, av, bv))
+            diff = _code_diff(a, b, key[len("code.") :]) if own_code and change != SAME else None
+            out.append(Change(key, change, av, bv, diff=diff))
     return out
+
+
+def _code_diff(a: Side, b: Side, module: str) -> str | None:
+    """The unified diff of a module's source from A to B, when both sides have it."""
+    from ednax.runs.code import unified_diff
+
+    if module not in a.code or module not in b.code:
+        return None
+    path = b.code_paths.get(module) or a.code_paths.get(module)
+    return unified_diff(module, path, a.code[module], b.code[module])
 
 
 def _step_changes(key: str, av: Any, bv: Any, include_same: bool) -> list[Change]:

@@ -36,8 +36,27 @@ def print_diff(out: Console, result: Diff) -> None:
     out.print()
     if result.provenance:
         out.print(_changes_table("provenance", result.provenance))
+        _print_code_diffs(out, result.provenance)
     else:
-        out.print("provenance: the same (seed, git, python, packages, data)")
+        out.print("provenance: the same (seed, git, python, packages, data, own code)")
+
+
+def _print_code_diffs(out: Console, changes: list[Change]) -> None:
+    """The unified diff of each changed module of the runs' own code, under the table."""
+    for change in changes:
+        if change.diff:
+            out.print()
+            out.print(f"[bold]{_escape(change.key)}[/] (A -> B)")
+            for line in change.diff.splitlines():
+                out.print(line, markup=False, highlight=False, style=_diff_style(line))
+
+
+def _diff_style(line: str) -> str | None:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    return {"+": "green", "-": "red"}.get(line[:1])
 
 
 def _config_table(changes: list[Change]) -> Table:
@@ -167,6 +186,9 @@ def diff_markdown(result: Diff) -> str:
     if result.provenance:
         lines += ["| key | A | B |", "|---|---|---|"]
         lines += [_md_row(c.key, c.a, c.b) for c in result.provenance]
+        for change in result.provenance:
+            if change.diff:
+                lines += ["", f"### {change.key}", "", "```diff", change.diff.rstrip("\n"), "```"]
     else:
         lines.append("no differences")
     return "\n".join(lines) + "\n"

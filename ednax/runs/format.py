@@ -4,9 +4,14 @@ durations, times and sizes. Render-side only: the query modules return raw value
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from typing import Any
 
 from ednax.runs.values import MISSING
+
+DIGITS = 4  # decimals a metric is shown with, at least
+MAX_DIGITS = 8  # ... and at most, unless --digits asks for more
 
 
 def format_value(value: Any) -> str:
@@ -29,13 +34,33 @@ def format_cell(value: Any) -> str:
     return "" if value is MISSING else format_value(value)
 
 
-def format_metric(value: Any) -> str:
-    """0.9733, or 1.235e+05 for large values; "(none)" for MISSING, "" for None."""
+def format_metric(value: Any, digits: int = DIGITS) -> str:
+    """0.9733, or 1.235e+05 for large values (`digits` decimals, or significant digits of
+    a large value); "(none)" for MISSING, "" for None."""
     if value is MISSING or value is None:
         return "(none)" if value is MISSING else ""
     if abs(value) >= 1e5:
-        return f"{value:.4g}"
-    return f"{value:.4f}"
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}f}"
+
+
+def metric_digits(values: Iterable[Any], digits: int | None = None) -> int:
+    """The decimals a column of metrics is shown with: `digits` when the user chose
+    (`--digits`), else the fewest from DIGITS at which values that differ print
+    differently: runs at 0.97333 and 0.97334 do not both show 0.9733. Values the same to
+    MAX_DIGITS places count as the same (float noise does not widen a column)."""
+    if digits is not None:
+        return digits
+    numbers = {
+        float(v)
+        for v in values
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    distinct = len({format_metric(v, MAX_DIGITS) for v in numbers})
+    for candidate in range(DIGITS, MAX_DIGITS):
+        if len({format_metric(v, candidate) for v in numbers}) == distinct:
+            return candidate
+    return MAX_DIGITS
 
 
 def format_delta(value: float | None) -> str:

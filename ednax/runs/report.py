@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ednax.runs.format import format_duration, format_metric, local_time
+from ednax.runs.format import format_duration, format_metric, local_time, metric_digits
 from ednax.runs.provenance import process_alive
 from ednax.runs.ranking import metric_names
 from ednax.runs.record import RunRecord
@@ -85,13 +85,14 @@ def print_runs(
     total: int,
     runs_dir: Path,
     custom_order: bool,
+    digits: int | None = None,
 ) -> None:
     """The runs table, what is wrong with any of them, and whether some of the `matching`
     runs were left out; `total` counts the runs before filtering."""
     if not records:
         _print_no_runs(out, total, runs_dir)
         return
-    out.print(runs_table(records, metrics))
+    out.print(runs_table(records, metrics, digits))
     for r in records:
         if r.problem:
             out.print(f"! {r.id}: {r.problem}", markup=False, style="yellow")
@@ -115,11 +116,13 @@ def _print_no_runs(out, total: int, runs_dir: Path) -> None:
         )
 
 
-def runs_table(records: Sequence[RunRecord], metrics: Sequence[str]):
+def runs_table(records: Sequence[RunRecord], metrics: Sequence[str], digits: int | None = None):
     """id, experiment, version, sweep (when any run is in one), status, start, duration
-    and the `metrics`; a run with a problem has its status marked "!"."""
+    and the `metrics`, each with `digits` decimals, or enough to tell its values apart
+    (`format.metric_digits`); a run with a problem has its status marked "!"."""
     from rich.table import Table
 
+    places = {m: metric_digits((r.metrics.get(m) for r in records), digits) for m in metrics}
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     sweeps = any(r.sweep for r in records)
     columns = ("id", "experiment", "version", *(("sweep",) if sweeps else ()), "status")
@@ -139,7 +142,7 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str]):
             local_time(r.started_at),
             format_duration(r.duration_s),
             *((epochs_cell(r.training),) if epochs else ()),
-            *(format_metric(r.metrics[m]) if m in r.metrics else "" for m in metrics),
+            *(format_metric(r.metrics[m], places[m]) if m in r.metrics else "" for m in metrics),
         )
     return table
 
@@ -155,24 +158,27 @@ def versions_csv(groups: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def print_versions(out, groups: Sequence[dict[str, Any]], runs_dir: Path) -> None:
+def print_versions(
+    out, groups: Sequence[dict[str, Any]], runs_dir: Path, digits: int | None = None
+) -> None:
     """One row per version of an experiment (from `index.group_versions`)."""
     if not groups:
         out.print(f"no runs under {runs_dir}", markup=False)
         return
-    out.print(versions_table(groups))
+    out.print(versions_table(groups, digits))
 
 
-def versions_table(groups: Sequence[dict[str, Any]]):
+def versions_table(groups: Sequence[dict[str, Any]], digits: int | None = None):
     from rich.table import Table
 
+    places = metric_digits((g["best"] for g in groups), digits)
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for name in ("experiment", "version", "classes per step", "runs", "completed", "best"):
         table.add_column(name, justify="right" if name in ("runs", "completed") else "left")
     table.add_column("best run")
     table.add_column("latest run")
     for g in groups:
-        best = "" if g["best"] is None else f"{g['monitor']} {format_metric(g['best'])}"
+        best = "" if g["best"] is None else f"{g['monitor']} {format_metric(g['best'], places)}"
         table.add_row(
             g["experiment"],
             g["version"],

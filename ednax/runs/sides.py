@@ -9,6 +9,7 @@ from typing import Any
 
 from ednax.errors import UsageError, masked
 from ednax.runs.bundle import CONFIG_FILE, ENV_FILE, RUN_FILE
+from ednax.runs.code import Source, bundle_texts, code_entries, digests, recorded_code, source_texts
 from ednax.runs.diff import Side
 from ednax.runs.reader import BundleFiles
 from ednax.runs.values import MISSING
@@ -32,6 +33,7 @@ def side_from_bundle(files: BundleFiles, label: str | None = None) -> Side:
     metrics_trouble = files.metrics_trouble(run.get("status"))
     if metrics_trouble:
         problems.append(metrics_trouble)
+    code = recorded_code(run)
     return Side(
         label=label or str(run.get("id") or files.path.name),
         config=config,
@@ -46,6 +48,8 @@ def side_from_bundle(files: BundleFiles, label: str | None = None) -> Side:
             "path": str(files.path),
         },
         problems=problems,
+        code=bundle_texts(files.path, code),
+        code_paths={module: str(entry.get("path")) for module, entry in code.items()},
     )
 
 
@@ -57,19 +61,22 @@ def side_from_config(
     classes: Mapping[str, str] | None = None,
     packages: Iterable[str] = (),
     cwd: Path | None = None,
+    code: Iterable[Source] = (),
 ) -> Side:
     """A config's side: what a run of it would record now (seed, the classes it would
-    run, this checkout's git state, the installed versions of `packages`), masked as the
-    bundle writer masks a record."""
+    run, this checkout's git state, the installed versions of `packages`, the sources of
+    its own plugin modules `code`), masked as the bundle writer masks a record."""
     from ednax.runs.provenance import class_versions, collect_env, git_state
 
     config, overrides = masked(config), masked(list(overrides))
 
     env = collect_env(packages)
     env["git"] = git_state(cwd or Path.cwd())
+    code = list(code)
     run = {
         "seed": config.get("experiment", {}).get("seed"),
         "classes": class_versions(dict(classes or {})),
+        "code": code_entries(code)[0],
     }
     section = config.get("metrics") if isinstance(config.get("metrics"), dict) else {}
     return Side(
@@ -79,6 +86,8 @@ def side_from_config(
         monitor=section.get("monitor"),
         kind="config",
         info={"file": file, "overrides": list(overrides)},
+        code=source_texts(code),
+        code_paths={source.module: source.path for source in code},
     )
 
 
@@ -106,4 +115,6 @@ def run_provenance(
         if isinstance(entry, dict):
             version = entry.get("version")
             out[f"classes.{step}"] = f"{entry.get('class')}" + (f" {version}" if version else "")
+    for module, digest in digests(recorded_code(run)).items():
+        out[f"code.{module}"] = digest
     return out

@@ -7,10 +7,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ednax.runs.ranking import direction_of
-from ednax.vocabulary import SECTIONS
+from ednax.vocabulary import REPORTING_SECTIONS, SECTIONS
 
-# Every step section, the model first: what tells one version from another at a glance.
-STRUCTURE_SECTIONS = ("model", *(s.name for s in SECTIONS if s.kind and s.name != "model"))
+# Every step section, the model first: what tells one version from another at a glance
+# (where a run is reported, `tracker`, does not).
+STRUCTURE_SECTIONS = (
+    "model",
+    *(s.name for s in SECTIONS if s.kind and s.name not in ("model", *REPORTING_SECTIONS)),
+)
 
 
 def number_versions(records: Iterable) -> None:
@@ -28,7 +32,9 @@ def number_versions(records: Iterable) -> None:
 
 def group_versions(records: Iterable) -> list[dict[str, Any]]:
     """One group per experiment and version, in version order: the classes per step, the
-    number of runs, the best monitored value and its run, the latest run."""
+    number of runs, the best monitored value and its run, the latest run. The monitor and
+    the best are the completed runs' (a failed run's monitor may be a typo it failed on,
+    its metrics partial); the newest run's monitor only when none completed."""
     groups: dict[tuple[str, str], list] = {}
     for record in sorted(records, key=lambda r: r.id):
         if record.version:
@@ -39,11 +45,12 @@ def group_versions(records: Iterable) -> list[dict[str, Any]]:
 
 def _summary(experiment: str, version: str, members: list) -> dict[str, Any]:
     latest = members[-1]
-    monitor = next((r.monitor for r in reversed(members) if r.monitor), None)
-    scored = [r for r in members if monitor and monitor in r.metrics]
+    completed = [r for r in members if r.status == "completed"]
+    monitor = _monitor(completed) or _monitor(members)
+    scored = [r for r in completed if monitor and monitor in r.metrics]
     best = None
     if scored:
-        pick = max if direction_of(monitor, members) == "max" else min
+        pick = max if direction_of(monitor, completed) == "max" else min
         best = pick(scored, key=lambda r: r.metrics[monitor])
     return {
         "experiment": experiment,
@@ -57,6 +64,11 @@ def _summary(experiment: str, version: str, members: list) -> dict[str, Any]:
         "best_run": best.id if best else None,
         "latest_run": latest.id,
     }
+
+
+def _monitor(records: list) -> str | None:
+    """The newest of `records`' monitors."""
+    return next((r.monitor for r in reversed(records) if r.monitor), None)
 
 
 def structure_text(config: dict[str, Any] | None) -> str:

@@ -8,6 +8,7 @@ indices 0..k-1 and `Dataset.classes` the original labels as plain python values.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -18,13 +19,15 @@ from ednax.errors import ConfigError, Problem, UsageError, did_you_mean
 from ednax.steps.base import Dataset, Step
 from ednax.steps.csv_columns import (
     CSV_ROWS,
+    Declared,
     Rows,
     absolute,
     check_rows,
     check_target,
-    feature_columns,
     feature_matrix,
+    id_values,
     read_csv,
+    table_features,
 )
 from ednax.steps.csv_columns import MAX_AUTO_CLASSES as MAX_AUTO_CLASSES
 from ednax.steps.splits import array_fingerprint, check_fractions, encode_labels, plain, split_rows
@@ -108,12 +111,12 @@ class Table:
     """What the data steps of one table share (csv, parquet, sql): its columns and rows
     checked at validation, once per version of the data, and `load()`.
 
-    A subclass has the parameters target, features, task, val, test, stratify, shuffle and
-    random_state, and says how to read its data: `_version()` (what identifies the data as
-    it is now, raising the problem of data that is not there), `_name()` (the data, as
-    messages name it), `_columns()` and `_frame(columns)` (those columns, read), or
-    `_table()` in their place, `_fingerprint(frame)`, `_sources()`, and `_rows()` (how its
-    problems name rows)."""
+    A subclass has the parameters target, features, drop, id, categorical, numeric, task,
+    val, test, stratify, shuffle and random_state, and says how to read its data:
+    `_version()` (what identifies the data as it is now, raising the problem of data that
+    is not there), `_name()` (the data, as messages name it), `_columns()` and
+    `_frame(columns)` (those columns, read), or `_table()` in their place,
+    `_fingerprint(frame)`, `_sources()`, and `_rows()` (how its problems name rows)."""
 
     def infer_task(self) -> str:
         """The task, from `task` or the target column's values; checks the data, its
@@ -121,7 +124,8 @@ class Table:
         version of it: a sweep's jobs share the answer."""
         check_fractions(self.val, self.test)
         features = None if self.features is None else tuple(map(str, self.features))
-        key = (type(self).__qualname__, self._version(), self.target, features, self.task)
+        declared = Declared.of(self)
+        key = (type(self).__qualname__, self._version(), self.target, features, declared, self.task)
         if key not in _CHECKED:
             _CHECKED.clear()  # one data section at a time is what sweeps need
             try:
@@ -143,26 +147,35 @@ class Table:
             y, classes = encode_labels(target.to_numpy())
         else:
             y, classes = target.to_numpy(dtype=np.float64), None
-        X = feature_matrix(frame[features])
+        declared = Declared.of(self)
+        X = feature_matrix(frame[features], declared.categorical)
+        splits = split_rows(X, y, task, self)
+        if declared.id is not None:  # the rows' ids: the id column's values, not positions
+            ids = id_values(frame[declared.id])
+            splits = {n: dataclasses.replace(s, ids=ids[s.ids]) for n, s in splits.items()}
         return Dataset(
-            splits=split_rows(X, y, task, self),
+            splits=splits,
             task=task,
             feature_names=features,
             target=self.target,
             classes=classes,
             fingerprint=self._fingerprint(frame),
             sources=self._sources(),
+            id_column=declared.id,
+            dropped=list(declared.drop),
         )
 
     def _table(self) -> tuple[Any, list[str]]:
-        """The target and feature columns, read (a DataFrame), and the features' names."""
-        columns, name = self._columns(), self._name()
+        """The target, feature and id columns, read (a DataFrame), and the features' names."""
+        columns, name, declared = self._columns(), self._name(), Declared.of(self)
         check_target(self.target, columns, name)
-        features = feature_columns(columns, self.target, self.features, name)
-        return self._frame(list(dict.fromkeys([self.target, *features]))), features
+        features = table_features(columns, self.target, self.features, declared, name)
+        read = [self.target, *features, *declared.read()]
+        return self._frame(list(dict.fromkeys(read))), features
 
     def _task(self, frame: Any, features: list[str]) -> str:
-        return check_rows(frame, self.target, features, self.task, self._name(), self._rows())
+        declared, name = Declared.of(self), self._name()
+        return check_rows(frame, self.target, features, self.task, name, self._rows(), declared)
 
     def _rows(self) -> Rows:
         return CSV_ROWS
@@ -189,17 +202,29 @@ class Table:
 class Csv(Table, Step):
     """A CSV file with a header row: one column is the target, others the features.
 
-    With `task: auto` the task is classification when the target is non-numeric (text,
-    boolean) or integer-valued with at most 20 distinct values, else regression. Features
-    that are all numeric give a float64 X (missing cells as NaN); if any feature column holds
-    text, X is an object array (text as str, missing as NaN) for `one_hot` to encode.
+    Type inference. The target: with `task: auto` the task is classification when the
+    target is non-numeric (text, boolean) or integer-valued with at most 20 distinct values,
+    else regression. A feature column is numeric when it reads as numbers (booleans as 0
+    and 1; an empty cell is a missing value); categorical when text fills half its
+    non-missing cells or more; and an error when more than half read as numbers but some do
+    not ('?', '12 kg'): a numeric column with stray text, named with the first such data row
+    (counted from 1 after the header) and its value (the target is exempt under
+    `task: classification`). Declare what the values cannot say: `categorical` for codes
+    written as numbers (a zip code, a product code), one-hot encoded as text; `numeric` for
+    columns that must be numbers, so that any text in them is an error; `drop` for columns
+    to leave out; `id` for the column naming the rows, whose values then name them in
+    predictions.csv and in `ednax predict` (read from a file to predict when it has the
+    column). Features that are all numeric give a float64 X (missing cells as NaN); if any
+    feature is categorical, X is an object array (text as str, missing as NaN) for
+    `one_hot` to encode.
 
-    The file is checked at validation, before any work: it must have data rows, the
-    target no empty cells, and a classification target two classes at least. A column is
-    categorical when text fills half its non-missing cells or more; one where more than
-    half read as numbers but some do not ('?', '12 kg') is a numeric column with stray
-    text, an error naming the first such data row (counted from 1 after the header) and
-    its value (the target is exempt under `task: classification`).
+    The file is checked at validation, before any work: it must have data rows, the target
+    no empty cells, a classification target two classes at least, the id column neither
+    empty cells nor repeated ids, and every declared name must be a column. A text column
+    not declared categorical with more than 20 distinct values, and more distinct values
+    than half its non-missing rows, is an error saying how to declare it: encoded as
+    categories it would give a column per row (an id, a name, free text) and a model that
+    learns the rows by heart, which a warning scrolling past would let through.
 
     Parameters
     ----------
@@ -208,9 +233,22 @@ class Csv(Table, Step):
     target : str
         Name of the column to predict.
     features : list[str] | None
-        Columns to use as features, in this order (None = every column but the target).
+        Columns to use as features, in this order (None = every column but the target,
+        the id and the dropped).
+    drop : list[str] | None
+        Columns left out of the features.
+    id : str | None
+        The column naming the rows (unique, no empty cell): predictions carry its values,
+        and the model does not see it (None = rows are numbered from 0).
+    categorical : list[str] | None
+        Features that are categories even when they hold numbers (codes); a feature of
+        text is one undeclared, unless it has over 20 distinct values in over half its rows.
+    numeric : list[str] | None
+        Features that must be numbers: any text in them is an error naming column and row
+        (undeclared, a feature is numeric when its values read as numbers or booleans).
     task : Literal["auto", "classification", "regression"]
-        What the target is; auto decides from its values (see above).
+        What the target is; auto: classification when the target holds text, booleans or
+        at most 20 distinct whole numbers, else regression.
     val : float
         Fraction of all rows held out for validation (0 = no val split).
     test : float
@@ -228,6 +266,10 @@ class Csv(Table, Step):
         path: str,
         target: str,
         features: list[str] | None = None,
+        drop: list[str] | None = None,
+        id: str | None = None,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
         task: CsvTask = "auto",
         val: float = 0.2,
         test: float = 0.2,
@@ -238,6 +280,10 @@ class Csv(Table, Step):
         self.path = path
         self.target = target
         self.features = features
+        self.drop = drop
+        self.id = id
+        self.categorical = categorical
+        self.numeric = numeric
         self.task = task
         self.val = val
         self.test = test
@@ -283,7 +329,7 @@ class Csv(Table, Step):
             raise UsageError(
                 f"{file} lacks the feature column(s) {missing} the model was trained on"
             )
-        return feature_matrix(frame[list(feature_names)])
+        return feature_matrix(frame[list(feature_names)], Declared.of(self).categorical)
 
 
 class Synthetic(Step):

@@ -32,7 +32,7 @@ from ednax.errors import (
     missing_driver,
 )
 from ednax.steps.base import Step
-from ednax.steps.csv_columns import Rows, absolute, check_target, feature_columns
+from ednax.steps.csv_columns import Declared, Rows, absolute, check_target, table_features
 from ednax.steps.data import Table
 
 TableTask = Literal["auto", "classification", "regression"]  # the csv step's tasks
@@ -101,7 +101,8 @@ class Parquet(Table, Step):
 
     A folder's .parquet files are one table, read in sorted name order.
 
-    Checked at validation as a csv is (see the csv step), from the files' schemas and the
+    Checked at validation as a csv is, and its columns' types inferred or declared as a
+    csv's are (see the csv step's "Type inference"), from the files' schemas and the
     columns read: every file must hold the columns read, with types pandas reads as numbers,
     text or booleans. Data rows count from 1 through the files, in order.
 
@@ -115,9 +116,23 @@ class Parquet(Table, Step):
     columns : list[str] | None
         The columns to read (None = all); the features are among them.
     features : list[str] | None
-        Columns to use as features, in this order (None = every column read but the target).
+        Columns to use as features, in this order (None = every column read but the
+        target, the id and the dropped).
+    drop : list[str] | None
+        Columns left out of the features.
+    id : str | None
+        The column naming the rows (unique, no empty value): predictions carry its values,
+        and the model does not see it; read whether `columns` lists it or not (None = rows
+        are numbered from 0).
+    categorical : list[str] | None
+        Features that are categories even when they hold numbers (codes); a feature of
+        text is one undeclared, unless it has over 20 distinct values in over half its rows.
+    numeric : list[str] | None
+        Features that must be numbers: any text in them is an error naming column and row
+        (undeclared, a feature is numeric when its values read as numbers or booleans).
     task : Literal["auto", "classification", "regression"]
-        What the target is; auto decides from its values, as for a csv.
+        What the target is; auto: classification when the target holds text, booleans or
+        at most 20 distinct whole numbers, else regression.
     val : float
         Fraction of all rows held out for validation (0 = no val split).
     test : float
@@ -136,6 +151,10 @@ class Parquet(Table, Step):
         target: str,
         columns: list[str] | None = None,
         features: list[str] | None = None,
+        drop: list[str] | None = None,
+        id: str | None = None,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
         task: TableTask = "auto",
         val: float = 0.2,
         test: float = 0.2,
@@ -147,6 +166,10 @@ class Parquet(Table, Step):
         self.target = target
         self.columns = columns
         self.features = features
+        self.drop = drop
+        self.id = id
+        self.categorical = categorical
+        self.numeric = numeric
         self.task = task
         self.val = val
         self.test = test
@@ -170,7 +193,7 @@ class Parquet(Table, Step):
         return PARQUET_ROWS
 
     def _columns(self) -> list[str]:
-        """The columns read: `columns` (each checked), with the target."""
+        """The columns read: `columns` (each checked), with the target and the id."""
         present = _schema_names(self._files()[0])
         if self.columns is None:
             return present
@@ -195,7 +218,8 @@ class Parquet(Table, Step):
         ]
         if problems:
             raise ConfigError(problems)
-        return chosen if self.target in chosen else [*chosen, self.target]
+        also = [c for c in [self.target, *Declared.of(self).read()] if c in present]
+        return list(dict.fromkeys([*chosen, *also]))
 
     def _frame(self, columns: list[str]) -> Any:
         files = self._files()
@@ -228,8 +252,9 @@ class Parquet(Table, Step):
 class Sql(Table, Step):
     """A database table or query (SQLAlchemy): one column is the target, others the features.
 
-    Checked at validation as a csv is (see the csv step): the URL, the driver, the table or
-    the query, the columns and the rows. The query runs in a transaction that is rolled
+    Checked at validation as a csv is (see the csv step), its columns' types inferred or
+    declared as a csv's are: the URL, the driver, the table or the query, the columns and
+    the rows. The query runs in a transaction that is rolled
     back, on a read-only connection for SQLite. Rows come in the order the database
     returns them: give a query with ORDER BY for an order the database guarantees.
 
@@ -252,9 +277,22 @@ class Sql(Table, Step):
     password_env : str | None
         An environment variable holding the password of a url written without one.
     features : list[str] | None
-        Columns to use as features, in this order (None = every column but the target).
+        Columns to use as features, in this order (None = every column but the target,
+        the id and the dropped).
+    drop : list[str] | None
+        Columns left out of the features.
+    id : str | None
+        The column naming the rows (unique, no empty value): predictions carry its values,
+        and the model does not see it (None = rows are numbered from 0).
+    categorical : list[str] | None
+        Features that are categories even when they hold numbers (codes); a feature of
+        text is one undeclared, unless it has over 20 distinct values in over half its rows.
+    numeric : list[str] | None
+        Features that must be numbers: any text in them is an error naming column and row
+        (undeclared, a feature is numeric when its values read as numbers or booleans).
     task : Literal["auto", "classification", "regression"]
-        What the target is; auto decides from its values, as for a csv.
+        What the target is; auto: classification when the target holds text, booleans or
+        at most 20 distinct whole numbers, else regression.
     val : float
         Fraction of all rows held out for validation (0 = no val split).
     test : float
@@ -275,6 +313,10 @@ class Sql(Table, Step):
         table: str | None = None,
         password_env: str | None = None,
         features: list[str] | None = None,
+        drop: list[str] | None = None,
+        id: str | None = None,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
         task: TableTask = "auto",
         val: float = 0.2,
         test: float = 0.2,
@@ -288,6 +330,10 @@ class Sql(Table, Step):
         self.table = table
         self.password_env = password_env
         self.features = features
+        self.drop = drop
+        self.id = id
+        self.categorical = categorical
+        self.numeric = numeric
         self.task = task
         self.val = val
         self.test = test
@@ -457,11 +503,11 @@ class Sql(Table, Step):
         from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
 
-        name = self._name()
+        name, declared = self._name(), Declared.of(self)
         if columns is not None:
             check_target(self.target, columns, name)
-            features = feature_columns(columns, self.target, self.features, name)
-            columns = list(dict.fromkeys([self.target, *features]))
+            features = table_features(columns, self.target, self.features, declared, name)
+            columns = list(dict.fromkeys([self.target, *features, *declared.read()]))
         sql = statement(columns)
         try:
             result = connection.execute(text(sql) if isinstance(sql, str) else sql)
@@ -490,9 +536,9 @@ class Sql(Table, Step):
             )
         if columns is None:
             check_target(self.target, names, name)
-            features = feature_columns(names, self.target, self.features, name)
+            features = table_features(names, self.target, self.features, declared, name)
         frame = _plain_frame(pd.DataFrame.from_records(rows, columns=names, coerce_float=True))
-        read = frame[list(dict.fromkeys([self.target, *features]))]
+        read = frame[list(dict.fromkeys([self.target, *features, *declared.read()]))]
         _check_types(read, self.target, "leave it out with data.features or in data.query")
         return frame, features
 

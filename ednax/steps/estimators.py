@@ -214,7 +214,8 @@ class LogisticRegression(Step):
 
 
 class SVM(Step):
-    """Support vector machine: SVC (with calibrated probabilities) or SVR.
+    """Support vector machine: SVC or SVR; the SVC calibrated for probabilities only when
+    asked or when a metric needs them.
 
     Parameters
     ----------
@@ -226,8 +227,10 @@ class SVM(Step):
         Degree of the poly kernel.
     gamma : Literal["scale", "auto"] | float
         Kernel coefficient of rbf, poly and sigmoid.
-    probability : bool
-        Give the classifier predict_proba by Platt scaling with 5-fold CV (classification).
+    probability : bool | None
+        Give the classifier predict_proba by Platt scaling with 5-fold CV, which fits the
+        SVC six times (classification): true always, false never, null (the default) only
+        when a metric of metrics.names needs probabilities (roc_auc).
     class_weight : Literal["balanced"] | None
         Weight classes inversely to their frequency (classification only).
     epsilon : float
@@ -244,7 +247,7 @@ class SVM(Step):
         kernel: Kernel = "rbf",
         degree: int = 3,
         gamma: Gamma | float = "scale",
-        probability: bool = True,
+        probability: bool | None = None,
         class_weight: ClassWeight | None = None,
         epsilon: float = 0.1,
         max_iter: int = -1,

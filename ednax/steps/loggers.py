@@ -25,12 +25,18 @@ class _PackagedLogger(Step):
     requires: tuple[str, ...] = ()  # any one of these packages will do
 
     def problems(self, path: str = "trainer.logger") -> list[Problem]:
-        if not self.requires or any(importlib.util.find_spec(p) for p in self.requires):
+        return self.package_problems(path)
+
+    @classmethod
+    def package_problems(cls, path: str = "trainer.logger") -> list[Problem]:
+        """The package missing, if it is (found without importing it): what validation
+        reports before the logger is built."""
+        if not cls.requires or any(importlib.util.find_spec(p) for p in cls.requires):
             return []
-        package = self.requires[0]
+        package = cls.requires[0]
         return [
             Problem(
-                f"logger '{self.name}' needs the {package} package, not installed",
+                f"logger '{cls.__name__.lower()}' needs the {package} package, not installed",
                 path=path,
                 hint=f"pip install {package}, or use logger: csv",
             )

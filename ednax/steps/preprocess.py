@@ -357,6 +357,8 @@ def _to_frame(X: Any, columns: list[str]) -> Any:
 def _typed_column(values: np.ndarray) -> Any:
     import pandas as pd
 
+    if any(isinstance(v, str) for v in values):  # text, even of digits (data.categorical)
+        return pd.Series([np.nan if pd.isna(v) else str(v) for v in values], dtype=object)
     try:
         return pd.to_numeric(pd.Series(values), errors="raise").astype(np.float64)
     except (ValueError, TypeError):

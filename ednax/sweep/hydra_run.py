@@ -239,6 +239,17 @@ def _composition_problem(
     return Problem(_first_paragraph(exc), file=source.name, hint=GROUPS_HINT)
 
 
+def _optuna_settings() -> list[str]:
+    """The settings of `hydra/sweeper=ednax_optuna`, as its plugin stored them."""
+    try:
+        from hydra.core.config_store import ConfigStore
+
+        node = ConfigStore.instance().load("hydra/sweeper/ednax_optuna.yaml").node
+        return [str(k) for k in node if not str(k).startswith("_")]
+    except Exception:  # the plugin not registered: no hint, the message stands
+        return []
+
+
 def _unknown_setting(exc: BaseException, hydra_overrides: list[str]) -> Problem | None:
     """`hydra.launcher.partitio=gpu`: Hydra says "To append to your config use +...", which
     a launcher's or sweeper's structured settings refuse too."""
@@ -259,6 +270,12 @@ def _unknown_setting(exc: BaseException, hydra_overrides: list[str]) -> Problem 
     near = Suggestions(settings).near(name)
     quoted = " or ".join(f"'{n}'" for n in near)
     which = f"did you mean {quoted}?" if near else f"settings: {', '.join(settings)}"
+    if section == "hydra.sweeper" and not near and name in _optuna_settings():
+        which = (
+            f"'{name}' is a setting of ednax's Optuna sweeper: choose it with "
+            "hydra/sweeper=ednax_optuna (or '- override hydra/sweeper: ednax_optuna' in the "
+            "config's defaults)"
+        )
     hint = "; ".join([*_origins(hydra_overrides, key), which])
     return Problem(f"{section} ({kind}) has no setting '{name}'", path=key, hint=hint or None)
 

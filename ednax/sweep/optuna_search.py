@@ -55,7 +55,7 @@ from ednax.errors import UsageError
 from ednax.sweep import optuna_study as studies
 from ednax.sweep.hydra_run import quote
 from ednax.sweep.outcome import INTERRUPTED
-from ednax.sweep.plots import write_plots
+from ednax.sweep.plots import param_importances, write_plots
 from ednax.sweep.record import SweepRecord, count_statuses, launcher_message, now
 from ednax.sweep.search_space import Param
 from ednax.sweep.seeding import seeded_sampler
@@ -285,9 +285,16 @@ class _Search:
 
     def finish(self) -> dict[str, Any]:
         def final() -> dict[str, Any]:
-            plots, notes = write_plots(self.study, self.record.dir, self.settings["objectives"])
+            objectives = self.settings["objectives"]
+            plots, notes = write_plots(self.study, self.record.dir, objectives)
             notes = [*self.settings.get("notes", []), *notes]
-            return {"best": self._best(), "plots": plots, "notes": notes}
+            importances = param_importances(self.study, objectives)
+            return {
+                "best": self._best(),
+                "plots": plots,
+                "notes": notes,
+                "importances": importances,
+            }
 
         return self.refresh(worker_status="completed", final=final)
 

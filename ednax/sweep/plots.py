@@ -4,8 +4,14 @@
     param_importances.png      how much each parameter explains the objective
 
 One pair per objective in a multi-objective study (`..._<split>-<metric>.png`). Optuna's
-matplotlib plots draw them; a plot that cannot be drawn (too few trials, a single
-parameter value) is skipped with a note saying why.
+matplotlib plots draw them, laid out again so that every label lies inside the image
+(`ednax.runs.plot.keep_texts_inside`: Optuna's own layout cuts long parameter names); a
+plot that cannot be drawn (too few trials, a single parameter value) is skipped with a
+note saying why.
+
+The importances are also recorded in sweep.json (`importances`: objective -> parameter ->
+share), so `ednax plot --sweep` names the most important parameters first. Both come from
+Optuna's default evaluator (PED-ANOVA, deterministic), so the plot and the record agree.
 """
 
 from __future__ import annotations
@@ -51,6 +57,29 @@ def write_plots(study: Any, directory: Path, objectives: list[str]) -> tuple[lis
     return files, notes
 
 
+def param_importances(study: Any, objectives: list[str]) -> dict[str, dict[str, float]]:
+    """objective -> parameter -> importance (shares summing to 1), for sweep.json; empty
+    when the study has too few completed trials or they cannot be computed."""
+    from optuna.importance import get_param_importances
+    from optuna.trial import TrialState
+
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(completed) < MIN_TRIALS_FOR_IMPORTANCE:
+        return {}
+    multi = len(objectives) > 1
+    out: dict[str, dict[str, float]] = {}
+    for index, objective in enumerate(objectives):
+        target = (lambda t, i=index: t.values[i]) if multi else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = get_param_importances(study, target=target)
+        except Exception:  # a convenience, like the plots: never fail a sweep over one
+            continue
+        out[objective] = {name: round(float(value), 6) for name, value in found.items()}
+    return out
+
+
 def _history(study: Any, target: Any, name: str) -> Any:
     from optuna.visualization.matplotlib import plot_optimization_history
 
@@ -63,16 +92,24 @@ def _importances(study: Any, target: Any, name: str) -> Any:
     return plot_param_importances(study, target=target, target_name=name)
 
 
+def figure_of(plot: Any, study: Any, target: Any, name: str) -> Any:
+    """Optuna's plot as a figure whose every text lies inside it."""
+    from ednax.runs.plot import keep_texts_inside
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ExperimentalWarning, tight_layout notices
+        axes = plot(study, target, name)
+        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+        return keep_texts_inside(figure)
+
+
 def _draw(plot, study: Any, target: Any, name: str, path: Path, notes: list[str]) -> bool:
     import matplotlib.pyplot as plt
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # ExperimentalWarning, tight_layout notices
-            axes = plot(study, target, name)
-            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-            with atomic.open_atomic(path, "wb") as handle:
-                figure.savefig(handle, format="png", dpi=100)
+        figure = figure_of(plot, study, target, name)
+        with atomic.open_atomic(path, "wb") as handle:
+            figure.savefig(handle, format="png", dpi=100)
     except Exception as exc:  # a plot is a convenience: never fail a sweep over one
         notes.append(f"no {path.name}: {type(exc).__name__}: {exc}")
         return False

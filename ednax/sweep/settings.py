@@ -28,7 +28,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ednax.config.fixed import unlisted_metric_hint
 from ednax.errors import ConfigError, Problem, did_you_mean
+from ednax.registry import REGISTRY
 from ednax.sweep.storage import mask_password, missing_driver
 from ednax.vocabulary import (
     NAME_RULE,
@@ -193,7 +195,8 @@ def _objectives(value: Any, config: ResolvedConfig, fail) -> list[str]:
             fail(
                 f"objective[{i}]" if isinstance(value, list) else "objective",
                 f"'{name}' is not a metric this experiment computes",
-                did_you_mean(name, valid, "metric"),
+                unlisted_metric_hint(name, metrics["names"], REGISTRY)
+                or did_you_mean(name, valid, "metric"),
             )
     return list(names)
 
