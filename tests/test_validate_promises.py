@@ -26,6 +26,11 @@ CASES = {
         ["data.val=0", "trainer.early_stopping.patience=2"],
         "cannot stop early on 'val/accuracy': it needs a val split, and the data has none",
     ),
+    "a preprocess column that is not in the table": (
+        SAMPLES / "csv-example.yaml",
+        ["preprocess.1.columns=[islnd]"],
+        "preprocess[1].columns: no column 'islnd' at this step",
+    ),
     "a logger whose package is missing": (
         MLP,
         ["trainer.logger=tensorboard"],

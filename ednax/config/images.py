@@ -27,6 +27,8 @@ def check_preprocess(r: Resolving, steps: list[dict], data_step: Any) -> None:
         _wrong_modality(r, i, steps[i]["type"], data["type"], modality)
     if modality == "image" and not mismatched:
         _check_pipeline(r, steps, data_step)
+    elif modality == "tabular" and not mismatched and not r.problems:
+        _check_columns(r, steps, data_step)
 
 
 def _modality(r: Resolving, kind: str, name: str) -> str:
@@ -45,6 +47,24 @@ def _wrong_modality(r: Resolving, index: int, name: str, data: str, modality: st
         f"is {modality} data",
         f"{modality} preprocess steps: {', '.join(fitting)}",
     )
+
+
+def _check_columns(r: Resolving, steps: list[dict], data_step: Any) -> None:
+    """A table's preprocess steps name columns it has (`columns: [islnd]` found now, not
+    when the pipeline is fitted), as far as names are known before fitting."""
+    feature_names = getattr(data_step, "feature_names", None)
+    if not callable(feature_names):
+        return
+    from ednax.steps.preprocess import step_column_problems
+
+    try:
+        features = feature_names()
+    except ConfigError:
+        return  # the data step's own problem is reported already
+    built = [
+        r.registry.build("preprocess", s, path=f"preprocess[{i}]") for i, s in enumerate(steps)
+    ]
+    r.problems.extend(r.composed.locate(p) for p in step_column_problems(built, features))
 
 
 def _check_pipeline(r: Resolving, steps: list[dict], data_step: Any) -> None:

@@ -37,8 +37,8 @@ CsvTask = Literal["auto", "classification", "regression"]
 SyntheticTask = Literal["classification", "regression"]
 
 _REGRESSION_TOYS = ("diabetes",)
-# Table.infer_task's answer (the task, or the problems) for the data last checked
-_CHECKED: dict[tuple, str | list[Problem]] = {}
+# Table's check of the data last checked: (task, feature columns), or the problems
+_CHECKED: dict[tuple, tuple[str, list[str]] | list[Problem]] = {}
 _IMAGE_SHAPES = {"digits": (1, 8, 8)}
 
 
@@ -122,6 +122,14 @@ class Table:
         """The task, from `task` or the target column's values; checks the data, its
         columns and its rows, so a config fails before any work. The data is read once per
         version of it: a sweep's jobs share the answer."""
+        return self._checked()[0]
+
+    def feature_names(self) -> list[str]:
+        """The feature columns, as the check found them (what validation checks a
+        preprocess step's `columns` against)."""
+        return list(self._checked()[1])
+
+    def _checked(self) -> tuple[str, list[str]]:
         check_fractions(self.val, self.test)
         features = None if self.features is None else tuple(map(str, self.features))
         declared = Declared.of(self)
@@ -130,7 +138,7 @@ class Table:
             _CHECKED.clear()  # one data section at a time is what sweeps need
             try:
                 frame, features = self._table()
-                _CHECKED[key] = self._task(frame, features)
+                _CHECKED[key] = (self._task(frame, features), features)
             except ConfigError as exc:
                 _CHECKED[key] = exc.problems
         answer = _CHECKED[key]

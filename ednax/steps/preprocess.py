@@ -247,15 +247,12 @@ def make_pipeline(steps: list, feature_names: list[str]) -> Any:
             ),
         )
     ]
-    known: set[str] | None = set(feature_names)
+    if problems := step_column_problems(steps, feature_names):
+        raise ConfigError(problems)
     for i, step in enumerate(steps):
-        path = f"preprocess[{i}]"
-        if step.columns is not None:
-            _check_columns(step.columns, known, path)
-        layer = _column_layer(step, path)
+        layer = _column_layer(step, f"preprocess[{i}]")
         layer.set_output(transform="pandas")
         layers.append((f"{i}_{type(step).__name__}", layer))
-        known = _names_after(step, known)
     layers.append(
         ("to_array", FunctionTransformer(_to_float_array, feature_names_out="one-to-one"))
     )
@@ -286,18 +283,31 @@ def _column_layer(step: Any, path: str) -> Any:
     return ColumnTransformer(parts, remainder="passthrough", verbose_feature_names_out=False)
 
 
-def _check_columns(columns: list[str], known: set[str] | None, path: str) -> None:
+def step_column_problems(steps: list, feature_names: list[str]) -> list[Problem]:
+    """The steps' `columns` that name no column where the step runs, as far as the names
+    are known before fitting (until a step that renames columns, one_hot or pca): checked
+    at validate time and again when the pipeline is made."""
+    problems: list[Problem] = []
+    known: set[str] | None = {str(n) for n in feature_names}
+    for i, step in enumerate(steps):
+        if step.columns is not None:
+            problems += _columns_problems(step.columns, known, f"preprocess[{i}]")
+        known = _names_after(step, known)
+    return problems
+
+
+def _columns_problems(columns: list[str], known: set[str] | None, path: str) -> list[Problem]:
     if not columns:
-        raise ConfigError(
+        return [
             Problem(
                 "columns is an empty list",
                 path=f"{path}.columns",
                 hint="leave columns unset to use the default columns",
             )
-        )
+        ]
     if known is None:
-        return
-    problems = [
+        return []
+    return [
         Problem(
             f"no column '{name}' at this step",
             path=f"{path}.columns",
@@ -306,8 +316,6 @@ def _check_columns(columns: list[str], known: set[str] | None, path: str) -> Non
         for name in columns
         if str(name) not in known
     ]
-    if problems:
-        raise ConfigError(problems)
 
 
 def _names_after(step: Any, known: set[str] | None) -> set[str] | None:
