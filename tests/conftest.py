@@ -57,6 +57,12 @@ def bundles_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
 
 
+def bundle_files(root: Path, pattern: str) -> list[Path]:
+    """`root.glob(pattern)` without what is reached through an experiment's `latest` link
+    (the same bundle a second time)."""
+    return sorted(p for p in root.glob(pattern) if "latest" not in p.relative_to(root).parts[:-1])
+
+
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import SAMPLES, edited, write
+from tests.conftest import SAMPLES, bundle_files, edited, write
 
 IRIS_MLP = (SAMPLES / "iris-mlp.yaml").read_text()
 TRAINER = "trainer: {type: lightning, max_epochs: 40, batch_size: 16}"
@@ -49,7 +49,7 @@ def one_torch_thread(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def bundle_of(workdir) -> dict:
-    (run_file,) = (workdir / "runs").glob("*/*/run.json")
+    (run_file,) = bundle_files(workdir / "runs", "*/*/run.json")
     return run_file.parent
 
 

@@ -19,6 +19,7 @@ from tests.conftest import (
     REPO,
     SAMPLES,
     Result,
+    bundle_files,
     bundle_of,
     bundles_in,
     read_json,
@@ -56,7 +57,7 @@ def plugin_config(folder: Path, model: str) -> Path:
 
 
 def only_bundle(runs: Path) -> Path:
-    bundles = [p.parent for p in runs.glob("*/*/run.json")]
+    bundles = [p.parent for p in bundle_files(runs, "*/*/run.json")]
     assert len(bundles) == 1, bundles
     return bundles[0]
 
@@ -299,7 +300,7 @@ def wait_until_fitting(runs: Path, proc: subprocess.Popen, timeout: float = 60) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        for run_json in runs.glob("*/*/run.json"):
+        for run_json in bundle_files(runs, "*/*/run.json"):
             log = run_json.parent / "log.txt"
             running = read_json(run_json)["status"] == "running"
             if running and log.exists() and "model: sleepy" in log.read_text():

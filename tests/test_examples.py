@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ednax.registry import Registry
-from tests.conftest import REPO, Result, run_cli
+from tests.conftest import REPO, Result, bundle_files, run_cli
 
 EXAMPLE = REPO / "examples" / "custom_loop"
 PLUGINS_DOC = REPO / "docs" / "plugins.md"
@@ -23,7 +23,7 @@ def example_run(tmp_path_factory) -> tuple[Result, Path]:
     cwd = tmp_path_factory.mktemp("custom-loop")
     result = run_cli("run", EXAMPLE / "config.yaml", "trainer.progress=plain", cwd=cwd)
     assert result.code == 0, result.text
-    bundles = [p.parent for p in (cwd / "runs").glob("*/*/run.json")]
+    bundles = [p.parent for p in bundle_files(cwd / "runs", "*/*/run.json")]
     assert len(bundles) == 1, bundles
     return result, bundles[0]
 
@@ -110,7 +110,7 @@ def test_module_args_reach_the_custom_loop(tmp_path):
         cwd=tmp_path,
     )
     assert result.code == 0, result.text
-    (bundle,) = [p.parent for p in (tmp_path / "runs").glob("*/*/run.json")]
+    (bundle,) = [p.parent for p in bundle_files(tmp_path / "runs", "*/*/run.json")]
     with (bundle / "history.csv").open() as f:
         assert [float(r["train/penalty"]) for r in csv.DictReader(f)] == [0.0, 0.0]
     assert "strength: 0" in (bundle / "config.yaml").read_text()

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import SAMPLES, read_json
+from tests.conftest import SAMPLES, bundle_files, read_json
 
 IRIS = SAMPLES / "iris-sklearn.yaml"
 IRIS_MLP = SAMPLES / "iris-mlp.yaml"
@@ -40,7 +40,7 @@ def fill(disk, leave: int) -> None:
 
 
 def only_bundle(runs) -> dict:
-    (run_file,) = runs.glob("*/*/run.json")
+    (run_file,) = bundle_files(runs, "*/*/run.json")
     return read_json(run_file)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, read_json, write
+from tests.conftest import SAMPLES, bundle_files, read_json, write
 
 ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "OMP_NUM_THREADS": "1"}
 
@@ -275,7 +275,7 @@ def wait_for_epochs(runs: Path, proc: subprocess.Popen, count: int, timeout=90) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended early:\n" + "".join(proc.communicate())
-        for history in runs.glob("*/*/history.csv"):
+        for history in bundle_files(runs, "*/*/history.csv"):
             if len(history.read_text().splitlines()) > count:
                 return
         time.sleep(0.05)
@@ -292,7 +292,7 @@ def test_four_quick_ctrl_c_end_a_torch_run_with_one_line(workdir):
         if proc.poll() is None:
             kill_group(proc)
     assert_one_line_interrupt(proc, out, err)
-    [run] = workdir.glob("runs/iris-mlp/*/run.json")
+    [run] = bundle_files(workdir, "runs/iris-mlp/*/run.json")
     assert read_json(run)["status"] == "interrupted"
 
 

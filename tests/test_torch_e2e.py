@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, Result, bundle_of, read_json, read_yaml, run_cli, write
+from tests.conftest import (
+    SAMPLES,
+    Result,
+    bundle_files,
+    bundle_of,
+    bundles_in,
+    read_json,
+    read_yaml,
+    run_cli,
+    write,
+)
 
 IRIS_MLP = SAMPLES / "iris-mlp.yaml"
 DIGITS_CNN = SAMPLES / "digits-cnn.yaml"
@@ -122,7 +132,7 @@ def wait_for_epochs(runs: Path, proc: subprocess.Popen, count: int, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended early:\n" + "".join(proc.communicate())
-        for found in runs.glob("*/*/history.csv"):
+        for found in bundle_files(runs, "*/*/history.csv"):
             if rows_in(found) >= count:
                 return found.parent
         time.sleep(0.05)
@@ -395,10 +405,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
         stop(reference)
         stop(resuming)
 
-    assert list((workdir / "runs" / "iris-mlp").iterdir()) == [bundle]  # resumed in place
+    assert bundles_in(workdir / "runs" / "iris-mlp") == [bundle]  # resumed in place
     assert read_json(bundle / "run.json")["status"] == "completed"
     assert epochs(bundle) == list(range(1, KILL_EPOCHS + 1))
-    (uninterrupted,) = (reference_dir / "runs" / "iris-mlp").iterdir()
+    (uninterrupted,) = bundles_in(reference_dir / "runs" / "iris-mlp")
     assert read_json(bundle / "metrics.json") == read_json(uninterrupted / "metrics.json")
     assert history(bundle) == history(uninterrupted)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLES, Result, edited, line_of, write
+from tests.conftest import SAMPLES, Result, bundle_files, edited, line_of, write
 
 IRIS_MLP = (SAMPLES / "iris-mlp.yaml").read_text()
 DIABETES_MLP = (SAMPLES / "diabetes-mlp.yaml").read_text()
@@ -45,7 +45,7 @@ def assert_reported(result: Result, *needles: str) -> None:
 
 
 def run_records(workdir: Path) -> list[dict]:
-    return [read_json(p) for p in (workdir / "runs").glob("*/*/run.json")]
+    return [read_json(p) for p in bundle_files(workdir / "runs", "*/*/run.json")]
 
 
 def assert_failed_bundle(workdir: Path, reason: str) -> None:
@@ -310,7 +310,7 @@ def test_weights_that_do_not_fit_name_the_file_and_the_layers(cli, workdir):
         "run", write(workdir / "base.yaml", IRIS_MLP), "model.hidden=[8]", "trainer.max_epochs=1"
     )
     assert base.code == 0, base.text
-    (best,) = (workdir / "runs").glob("iris-mlp/*/artifacts/best.ckpt")
+    (best,) = bundle_files(workdir / "runs", "iris-mlp/*/artifacts/best.ckpt")
 
     text = (
         iris_with((MODEL, "model: {type: mlp, hidden: [16], dropout: 0.1}"))
