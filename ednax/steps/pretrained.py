@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,73 @@ def from_pretrained(cls: Any, where: str, source: str, local_only: bool, **optio
                 hint="check the hub id, or give a directory written by save_pretrained",
             )
         ) from exc
+
+
+def load_checkpoint(
+    source: str,
+    model_type: str,
+    model_class: Any,
+    out_features: int,
+    adjust: Callable[[Any], list[str]],
+) -> tuple[Any, dict[str, Any], int, list[str]]:
+    """A `model_type` checkpoint loaded into `model_class` with its head replaced to
+    `out_features`: (model in train mode, transformers' loading info, the checkpoint's
+    number of classes, notes for the load report). `adjust` fits the checkpoint's config
+    to the data (channels, image size, tokens, dropout) before the weights are read, and
+    returns what it has to say."""
+    from transformers import AutoConfig
+
+    where, local_only = locate(source)
+
+    def read(cls: Any, **options: Any) -> Any:
+        return from_pretrained(cls, where, source, local_only, **options)
+
+    config = read(AutoConfig)
+    if getattr(config, "model_type", None) != model_type:
+        raise ConfigError(
+            Problem(
+                f"{source} holds a {getattr(config, 'model_type', 'unknown')} model, "
+                f"not a {model_type} one",
+                path="model.pretrained",
+                hint=f"use the model type that fits it, or a {model_type} checkpoint",
+            )
+        )
+    notes = adjust(config)
+    classes = int(config.num_labels)
+    config.num_labels = out_features
+    model, info = read(
+        model_class,
+        config=config,
+        ignore_mismatched_sizes=True,
+        output_loading_info=True,
+        use_safetensors=True,
+    )
+    model.train()  # from_pretrained leaves the model in eval mode; a run trains it
+    return model, info, classes, notes
+
+
+def unused_sizes(config: Any, sizes: dict[str, tuple[str, Any]]) -> list[str]:
+    """The note for the sizes a config asked for that differ from the checkpoint's, which
+    decide; `sizes` maps the checkpoint config's names to (the parameter, its value)."""
+    differ = [
+        f"{key} {value} (checkpoint {plain(getattr(config, name))})"
+        for name, (key, value) in sizes.items()
+        if hasattr(config, name) and plain(getattr(config, name)) != value
+    ]
+    if not differ:
+        return []
+    return ["architecture from the checkpoint, not the config: " + ", ".join(differ)]
+
+
+def export(model: Any, directory: str | os.PathLike) -> Path:
+    """Write a transformers model as transformers does (config.json and
+    model.safetensors) into `directory`, for another run's `model.pretrained` or
+    `weights: pretrained`. The tensors keep the names they have in the model
+    (`save_original_format=False`), so that `weights: pretrained` finds every one."""
+    directory = Path(directory)
+    with quiet_transformers():
+        model.save_pretrained(directory, save_original_format=False)
+    return directory
 
 
 def _unreadable(source: str, exc: BaseException) -> ConfigError:

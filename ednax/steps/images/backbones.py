@@ -26,9 +26,13 @@ import torch
 from torch import nn
 
 from ednax.errors import ConfigError, Problem
-from ednax.steps.pretrained import from_pretrained as _from_pretrained
-from ednax.steps.pretrained import load_report as _load_report
-from ednax.steps.pretrained import locate, quiet_transformers
+from ednax.steps.pretrained import (
+    export,
+    load_checkpoint,
+    load_report,
+    quiet_transformers,
+    unused_sizes,
+)
 from ednax.steps.pretrained import plain as _plain
 
 LayerType = Literal["basic", "bottleneck"]
@@ -121,60 +125,21 @@ class _ImageClassifier(nn.Module):
         return groups
 
     def export_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write the model as transformers does (config.json and model.safetensors) into
-        `directory`, for another run's `model.pretrained` or `weights: pretrained`.
-
-        The tensors keep the names they have in this model (transformers'
-        `save_original_format=False`), so that `weights: pretrained` finds every one."""
-        directory = Path(directory)
-        with quiet_transformers():
-            self.model.save_pretrained(directory, save_original_format=False)
-        return directory
+        """The model written for another run's `model.pretrained` (`pretrained.export`)."""
+        return export(self.model, directory)
 
     def _load_pretrained(self, source: str) -> tuple[Any, str]:
-        from transformers import AutoConfig
-
         _, model_class = self._classes()
-        where, local_only = locate(source)
+        model, info, classes, notes = load_checkpoint(
+            source, self.model_type, model_class, self.out_features, self._fit_checkpoint
+        )
+        return model, load_report(self.name, source, model, info, classes, notes)
 
-        def read(cls: Any, **options: Any) -> Any:
-            return _from_pretrained(cls, where, source, local_only, **options)
-
-        config = read(AutoConfig)
-        if getattr(config, "model_type", None) != self.model_type:
-            raise ConfigError(
-                Problem(
-                    f"{source} holds a {getattr(config, 'model_type', 'unknown')} model, "
-                    f"not a {self.model_type} one",
-                    path="model.pretrained",
-                    hint=f"use the model type that fits it, or a {self.model_type} checkpoint",
-                )
-            )
-        notes = self._unused_sizes(config)
+    def _fit_checkpoint(self, config: Any) -> list[str]:
+        notes = unused_sizes(config, {name: (name, value) for name, value in self._sizes().items()})
         self._fit_channels(config, notes)
         self._fit_images(config, notes)
-        classes = int(config.num_labels)
-        config.num_labels = self.out_features
-        model, info = read(
-            model_class,
-            config=config,
-            ignore_mismatched_sizes=True,
-            output_loading_info=True,
-            use_safetensors=True,
-        )
-        model.train()  # from_pretrained leaves the model in eval mode; a run trains it
-        return model, _load_report(self.name, source, model, info, classes, notes)
-
-    def _unused_sizes(self, config: Any) -> list[str]:
-        """The config's sizes that differ from the checkpoint's, which decide."""
-        differ = [
-            f"{name} {value} (checkpoint {_plain(getattr(config, name))})"
-            for name, value in self._sizes().items()
-            if hasattr(config, name) and _plain(getattr(config, name)) != value
-        ]
-        if not differ:
-            return []
-        return ["architecture from the checkpoint, not the config: " + ", ".join(differ)]
+        return notes
 
     def _fit_channels(self, config: Any, notes: list[str]) -> None:
         data, checkpoint = self.image_shape[0], int(config.num_channels)

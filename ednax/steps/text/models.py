@@ -30,7 +30,14 @@ from annotated_types import Ge, Interval
 from torch import nn
 
 from ednax.errors import ConfigError, Problem
-from ednax.steps.pretrained import from_pretrained, load_report, locate, plain, quiet_transformers
+from ednax.steps.pretrained import (
+    export,
+    load_checkpoint,
+    load_report,
+    plain,
+    quiet_transformers,
+    unused_sizes,
+)
 
 Pooling = Literal["cls", "mean"]
 Dropout = Annotated[float, Interval(ge=0, lt=1)]
@@ -337,65 +344,29 @@ class _Encoder(_TextModel):
         return groups
 
     def export_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write the model as transformers does (config.json and model.safetensors) into
-        `directory`, for another run's `model.pretrained` or `weights: pretrained`; the
-        tensors keep their names in this model (`save_original_format=False`)."""
-        directory = Path(directory)
-        with quiet_transformers():
-            self.model.save_pretrained(directory, save_original_format=False)
-        return directory
+        """The model written for another run's `model.pretrained` (`pretrained.export`)."""
+        return export(self.model, directory)
 
     def _load_pretrained(self, source: str) -> tuple[Any, str]:
-        from transformers import AutoConfig
-
         _, model_class = self._classes()
-        where, local_only = locate(source)
-
-        def read(cls: Any, **options: Any) -> Any:
-            return from_pretrained(cls, where, source, local_only, **options)
-
-        config = read(AutoConfig)
-        if getattr(config, "model_type", None) != self.model_type:
-            raise ConfigError(
-                Problem(
-                    f"{source} holds a {getattr(config, 'model_type', 'unknown')} model, "
-                    f"not a {self.model_type} one",
-                    path="model.pretrained",
-                    hint=f"use the model type that fits it, or a {self.model_type} checkpoint",
-                )
-            )
-        notes = self._unused_sizes(config)
-        self._fit_tokens(config, notes)
-        for key, value in self._dropout_values().items():
-            setattr(config, key, value)
-        classes = int(config.num_labels)
-        config.num_labels = self.out_features
-        model, info = read(
-            model_class,
-            config=config,
-            ignore_mismatched_sizes=True,
-            output_loading_info=True,
-            use_safetensors=True,
+        model, info, classes, notes = load_checkpoint(
+            source, self.model_type, model_class, self.out_features, self._fit_checkpoint
         )
-        model.train()  # from_pretrained leaves the model in eval mode; a run trains it
         unused = self._drop_unused(model)  # not used, so not worth a word in the report
         info["missing_keys"] = [k for k in info.get("missing_keys", ()) if not k.startswith(unused)]
         return model, load_report(self.name, source, model, info, classes, notes)
 
+    def _fit_checkpoint(self, config: Any) -> list[str]:
+        sizes = {name: (key, plain(getattr(self, key))) for key, name in self.size_names.items()}
+        notes = unused_sizes(config, sizes)
+        self._fit_tokens(config, notes)
+        for key, value in self._dropout_values().items():
+            setattr(config, key, value)
+        return notes
+
     def _drop_unused(self, model: Any) -> tuple[str, ...]:
         """Drop the transformers model's layers this model does not use; their prefixes."""
         return ()
-
-    def _unused_sizes(self, config: Any) -> list[str]:
-        """The config's sizes that differ from the checkpoint's, which decide."""
-        differ = [
-            f"{key} {plain(getattr(self, key))} (checkpoint {plain(getattr(config, name))})"
-            for key, name in self.size_names.items()
-            if hasattr(config, name) and plain(getattr(config, name)) != plain(getattr(self, key))
-        ]
-        if not differ:
-            return []
-        return ["architecture from the checkpoint, not the config: " + ", ".join(differ)]
 
     def _fit_tokens(self, config: Any, notes: list[str]) -> None:
         """The data's tokens against the checkpoint's: ids and lengths it has embeddings for."""
