@@ -212,7 +212,9 @@ def test_a_killed_search_resumes_without_redoing_trials(workdir):
     study = load_study(folder, "resumable")
     states = [t.state.name for t in study.trials]
     interrupted = [t for t in study.trials if t.user_attrs.get("ednax_interrupted")]
-    assert states.count("COMPLETE") == 6
+    assert states.count("COMPLETE") == 6, [
+        (t.number, t.state.name, t.user_attrs) for t in study.trials
+    ]
     assert all(t.state.name == "FAIL" for t in interrupted)
     assert len(study.trials) == 6 + len(interrupted)
     record = read_json(folder / "sweep.json")

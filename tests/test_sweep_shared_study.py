@@ -339,7 +339,10 @@ def test_the_budget_is_exact_when_two_workers_ask_for_the_last_trial(tmp_path, n
     record.write({"jobs": []})
     settings = {"n_trials": n_trials, "n_jobs": n_jobs, "timeout": None, "objectives": ["val/x"]}
     launcher = TellingLauncher(study)
-    search = optuna_search._Search(record, racing, storage, [], settings, launcher)
+    # a launcher that starts a job per trial: the sweeper asks, in batches of n_jobs
+    search = optuna_search._Search(
+        record, racing, storage, [], settings, launcher, "submitit_local"
+    )
 
     search.run()
     final = search.finish()

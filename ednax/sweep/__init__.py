@@ -13,10 +13,11 @@ search space (`search_space`), validates every job before any work, writes sweep
 (`record`) and hands Hydra a multirun over job numbers (`hydra_run`). Hydra's launcher
 then calls `jobs.run_job` once per job; the job reads its overrides from sweep.json,
 composes them with ednax's own rules and runs an `Experiment`. The Optuna sweeper
-(`hydra_plugins.ednax_optuna`) drives `optuna_search`: it asks the study (`optuna_study`,
-in its `storage`) for trials and launches one job per trial; the job reaches its trial
-through the storage, reports every epoch (`pruning`) and tells the study how the trial
-ended (`outcome`).
+(`hydra_plugins.ednax_optuna`) drives `optuna_search`: it opens the study (`optuna_study`,
+in its `storage`) and launches search workers (`optuna_worker`: each asks for a trial as
+soon as its last one ended) or, with a launcher that starts a job per trial, batches of
+trials (`trials`); a trial reports every epoch (`pruning`) and tells the study how it ended
+(`outcome`). Every job composes and runs its bundle the same way (`job_run`).
 
 A job's bundle and its entry in sweep.json say the same; when a killed job's process cannot
 say it, the sweep settles both (`bundles` has the rule; `resumed`: a bundle resumed on its
@@ -25,6 +26,6 @@ process dies (`lifeline`).
 
 Each module imports only modules below it:
 storage, outcome, lifeline -> bundles -> record, overrides, hydra_run, plots, pruning ->
-settings, grid, search_space -> seeding, optuna_study -> jobs, optuna_search, resumed ->
-launch.
+settings, grid, search_space -> seeding, optuna_study -> job_run -> trials -> optuna_worker
+-> jobs, optuna_search, resumed -> launch.
 """

@@ -45,6 +45,7 @@ with the same study name and storage) share it through the storage:
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,15 +55,16 @@ from ednax.engine.signals import signals_held
 from ednax.errors import UsageError
 from ednax.sweep import optuna_study as studies
 from ednax.sweep.hydra_run import quote
+from ednax.sweep.optuna_worker import say_settled, skipped_line
 from ednax.sweep.outcome import INTERRUPTED
 from ednax.sweep.plots import param_importances, write_plots
 from ednax.sweep.record import SweepRecord, count_statuses, launcher_message, now
 from ednax.sweep.search_space import Param
-from ednax.sweep.seeding import seeded_sampler
-from ednax.sweep.settings import build_pruner, plain_problem
 from ednax.sweep.storage import open_storage, storage_url
 
 PAYLOAD_KEY = "ednax_sweep"
+# launchers that run jobs on this machine: the search runs in workers (`optuna_worker`)
+WORKER_LAUNCHERS = ("basic", "joblib")
 
 
 def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +78,7 @@ def run_search(arguments: list[str], launcher: Any, options: dict[str, Any]) -> 
     recovered, orphans = studies.settle_orphans(study, storage, record.dir, settings["objectives"])
     done = studies.counted(study)
     _announce(settings, plan, done, studies.owned_by_others(study), recovered, orphans)
-    search = _Search(record, study, storage, space, settings, launcher)
+    search = _Search(record, study, storage, space, settings, launcher, plan["launcher"])
     try:
         search.run()
     except KeyboardInterrupt:
@@ -102,7 +104,6 @@ def payload_path(arguments: list[str]) -> Path:
 def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan: dict) -> Any:
     import optuna
 
-    seed = settings["seed"] if settings["seed"] is not None else plan["seed"]
     try:
         study = optuna.create_study(
             study_name=settings["study_name"],
@@ -121,11 +122,7 @@ def _open_study(settings: dict[str, Any], storage: Any, space: list[Param], plan
             f"{[d.name.lower() for d in study.directions]}, not {settings['directions']}: "
             "use another study name"
         )
-    sampler = seeded_sampler(settings["sampler"], seed, space)
-    pruner = build_pruner(settings["pruner"], plain_problem)
-    return optuna.load_study(
-        study_name=settings["study_name"], storage=storage, sampler=sampler, pruner=pruner
-    )
+    return studies.asking_study(settings, storage, space, plan["seed"])
 
 
 def _announce(
@@ -148,23 +145,16 @@ def _announce(
     if elsewhere:
         line += f" ({len(elsewhere)} running in other sweeps on the study)"
     print(line, flush=True)
-    _say_settled(recovered, orphans)
+    say_settled(recovered, orphans)
     for note in settings.get("notes", []):
         print(f"note: {note}", flush=True)
 
 
-def _say_settled(recovered: list[int], orphans: list[int]) -> None:
-    if recovered:
-        numbers = ", ".join(map(str, recovered))
-        print(f"trial(s) {numbers} had ended when the sweep stopped: taken from their bundles")
-    if orphans:
-        numbers = ", ".join(map(str, orphans))
-        print(f"trial(s) {numbers} were cut short by a stopped sweep: run again", flush=True)
-
-
 class _Search:
-    def __init__(self, record, study, storage, space, settings, launcher):
+    def __init__(self, record, study, storage, space, settings, launcher, launcher_name):
         self.record = record
+        self.payload = f"+{PAYLOAD_KEY}={quote(record.path)}"
+        self.launcher_name = launcher_name
         self.study = study
         self.storage = storage
         self.space = space
@@ -174,14 +164,39 @@ class _Search:
         self.worker = {**studies.owner(), "started_at": now(), "ended_at": None}
 
     def run(self) -> None:
+        self.refresh()
+        if self.launcher_name in WORKER_LAUNCHERS:
+            self._run_workers()
+        else:
+            self._run_batches()
+
+    def _run_workers(self) -> None:
+        """Search workers (`optuna_worker`): each asks for its next trial as soon as its
+        last one ended; one with the basic launcher, which runs jobs one after another."""
+        remaining = self.settings["n_trials"] - studies.counted(self.study)
+        if remaining <= 0:
+            return
+        count = 1 if self.launcher_name == "basic" else min(self.settings["n_jobs"], remaining)
+        timeout = self.settings["timeout"]
+        deadline = None if timeout is None else time.time() + timeout
+        common = [self.payload, f"+ednax_sweeper={os.getpid()}"]
+        if deadline is not None:
+            common.append(f"+ednax_deadline={deadline!r}")
+        jobs = [[*common, f"+ednax_worker={i}"] for i in range(count)]
+        self._launch(jobs, len(self.study.get_trials(deepcopy=False)))
+        short = studies.counted(self.study) < self.settings["n_trials"]
+        if short and deadline is not None and time.time() >= deadline:
+            print(f"timeout: {timeout:g} s passed, no new trials", flush=True)
+
+    def _run_batches(self) -> None:
+        """Batches of n_jobs trials, a job each (launchers that submit a job per trial to
+        a scheduler, where each trial is a job with its own resources and time limit)."""
         distributions = {p.key: p.distribution() for p in self.space}
-        payload = f"+{PAYLOAD_KEY}={quote(self.record.path)}"
         deadline = _deadline(self.settings["timeout"])
         n_trials = self.settings["n_trials"]
-        self.refresh()
         while True:
             # another sweep of this host on the study may have been killed meanwhile
-            _say_settled(
+            say_settled(
                 *studies.settle_orphans(
                     self.study, self.storage, self.record.dir, self.settings["objectives"]
                 )
@@ -193,53 +208,41 @@ class _Search:
                 print(f"timeout: {self.settings['timeout']:g} s passed, no new trials", flush=True)
                 return
             batch = min(self.settings["n_jobs"], remaining)
-            trials = self._within_budget([self._ask(distributions) for _ in range(batch)])
+            trials, skipped = studies.ask(
+                self.study, distributions, batch, n_trials, studies.owner()
+            )
+            for trial in skipped:
+                print(skipped_line(trial.number, n_trials), flush=True)
             self.refresh()
             if not trials:
                 continue  # other sweeps asked for the rest: the count now says so
-            jobs = [[payload, f"+ednax_trial={t.number}"] for t in trials]
-            self._launch(jobs, trials)
+            jobs = [[self.payload, f"+ednax_trial={t.number}"] for t in trials]
+            self._launch(jobs, trials[0].number, trials)
             self.refresh()
 
-    def _ask(self, distributions: dict[str, Any]) -> Any:
-        trial = self.study.ask(distributions)
-        trial.set_user_attr(studies.OWNER_ATTR, studies.owner())
-        return trial
-
-    def _within_budget(self, trials: list[Any]) -> list[Any]:
-        """The asked trials that may run; the others are skipped (another sweep on the
-        study asked for the last ones at the same moment)."""
-        n_trials = self.settings["n_trials"]
-        excess = set(studies.over_budget(self.study, [t.number for t in trials], n_trials))
-        for trial in trials:
-            if trial.number in excess:
-                studies.finish_skipped(self.study, trial, n_trials)
-                print(
-                    f"trial {trial.number} skipped: the study already holds its "
-                    f"{n_trials} trial(s) (another sweep asked at the same moment)",
-                    flush=True,
-                )
-        return [t for t in trials if t.number not in excess]
-
-    def _launch(self, jobs: list[list[str]], trials: list[Any]) -> None:
+    def _launch(self, jobs: list[list[str]], first: int, trials: list[Any] = ()) -> None:
+        """Launch `jobs` (one per trial of `trials`, or search workers). Once the launcher
+        is done no trial of this sweep runs, so those still RUNNING ended without telling
+        the study: failed, with their job's error where the launcher gave one."""
         try:
-            returns = self.launcher.launch(jobs, initial_job_idx=trials[0].number)
+            returns = self.launcher.launch(jobs, initial_job_idx=first)
         except Exception as exc:  # a launcher that lost its workers: those trials failed
             reason = launcher_message(f"{type(exc).__name__}: {exc}")
-            self._close_unfinished(trials, f"the launcher failed: {reason}")
+            self._close_unfinished(f"the launcher failed: {reason}")
             return
-        for trial, job_return in zip(trials, returns, strict=False):
-            error = _job_error(job_return)
+        errors = [_job_error(job_return) for job_return in returns]
+        for trial, error in zip(trials, errors, strict=False):
             if error:
-                self._close_unfinished([trial], error)
-        self._close_unfinished(trials, "the job ended without telling the study how")
+                self._close_unfinished(error, only={trial.number})
+        if not trials and any(errors):
+            self._close_unfinished(next(e for e in errors if e))
+        self._close_unfinished("the job ended without telling the study how")
 
-    def _close_unfinished(self, trials: list[Any], reason: str) -> None:
-        """The batch's trials still RUNNING once the launcher is done: failed for
-        `reason`, bundles and study alike."""
-        numbers = {t.number for t in trials}
-        settled = self._settle([n for n in self._running_mine() if n in numbers], reason, "failed")
-        for number, outcome in settled:
+    def _close_unfinished(self, reason: str, only: set[int] | None = None) -> None:
+        """This sweep's trials (or those of `only`) still RUNNING once the launcher is
+        done: failed for `reason`, bundles and study alike."""
+        numbers = [n for n in self._running_mine() if only is None or n in only]
+        for number, outcome in self._settle(numbers, reason, "failed"):
             print(f"trial {number} {outcome.status}: {outcome.error}", flush=True)
 
     def stop(self) -> None:
@@ -255,7 +258,11 @@ class _Search:
 
         running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         me = studies.owner()
-        return [t.number for t in running if t.user_attrs.get(studies.OWNER_ATTR) == me]
+        return [
+            t.number
+            for t in running
+            if studies.of_sweep(t.user_attrs.get(studies.OWNER_ATTR) or {}, me)
+        ]
 
     def _settle(self, numbers: list[int], reason: str, status: str) -> list:
         objectives = self.settings["objectives"]

@@ -27,7 +27,9 @@ from typing import Any
 from ednax.runs.provenance import process_alive
 from ednax.sweep import bundles
 from ednax.sweep.outcome import Outcome
-from ednax.sweep.record import clean_json, monitored_value
+from ednax.sweep.record import SweepRecord, clean_json, count_statuses, monitored_value
+from ednax.sweep.search_space import Param
+from ednax.sweep.seeding import seeded_sampler
 from ednax.sweep.settings import build_pruner, plain_problem
 from ednax.sweep.storage import job_storage_url, open_storage
 
@@ -48,6 +50,20 @@ def load_for_job(settings: dict[str, Any], sweep_dir: Path) -> tuple[Any, Any]:
     pruner = build_pruner(settings["pruner"], plain_problem)
     study = optuna.load_study(study_name=settings["study_name"], storage=storage, pruner=pruner)
     return study, storage
+
+
+def asking_study(settings: dict[str, Any], storage: Any, space: list[Param], seed: Any) -> Any:
+    """The study with the search's sampler (seeded per trial, `seeding`) and pruner: as
+    the sweeper or a search worker asks it for trials. `seed` is the experiment's, used
+    when `hydra.sweeper.seed` is not set."""
+    import optuna
+
+    seed = settings["seed"] if settings["seed"] is not None else seed
+    sampler = seeded_sampler(settings["sampler"], seed, space)
+    pruner = build_pruner(settings["pruner"], plain_problem)
+    return optuna.load_study(
+        study_name=settings["study_name"], storage=storage, sampler=sampler, pruner=pruner
+    )
 
 
 def trial_by_number(study: Any, storage: Any, number: int) -> Any:
@@ -133,6 +149,41 @@ def _pid_scope() -> dict[str, str]:
     with contextlib.suppress(OSError):
         scope["pid_ns"] = os.readlink("/proc/self/ns/pid")
     return scope
+
+
+def ask(
+    study: Any, distributions: dict[str, Any], count: int, n_trials: int, who: dict[str, Any]
+) -> tuple[list[Any], list[Any]]:
+    """`count` new trials owned by `who`, as (those that may run, those skipped: asked
+    beyond the budget because another worker on the study asked for the last ones at the
+    same moment, see `over_budget`)."""
+    asked = []
+    for _ in range(count):
+        trial = study.ask(distributions)
+        trial.set_user_attr(OWNER_ATTR, who)
+        asked.append(trial)
+    excess = set(over_budget(study, [t.number for t in asked], n_trials))
+    for trial in asked:
+        if trial.number in excess:
+            finish_skipped(study, trial, n_trials)
+    return [t for t in asked if t.number not in excess], [t for t in asked if t.number in excess]
+
+
+def worker_owner(sweep_pid: int) -> dict[str, Any]:
+    """This process as the owner of the trials it asks as a search worker of the sweep
+    process `sweep_pid` (itself, or its parent with joblib)."""
+    return {**owner(), "sweep_pid": sweep_pid}
+
+
+def same_process(who: dict[str, Any], other: dict[str, Any]) -> bool:
+    return all(who.get(k) == other.get(k) for k in ("host", "pid", "boot", "pid_ns"))
+
+
+def of_sweep(who: dict[str, Any], me: dict[str, Any]) -> bool:
+    """Whether a trial's owner `who` is the sweep process `me` or one of its workers."""
+    if same_process(who, me):
+        return True
+    return who.get("sweep_pid") == me["pid"] and same_process({**who, "pid": me["pid"]}, me)
 
 
 def settle_orphans(
@@ -279,7 +330,7 @@ def owned_by_others(study: Any) -> list[int]:
     return [
         t.number
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if (who := t.user_attrs.get(OWNER_ATTR)) and who != me and not orphaned(who)
+        if (who := t.user_attrs.get(OWNER_ATTR)) and not of_sweep(who, me) and not orphaned(who)
     ]
 
 
@@ -291,6 +342,16 @@ def job_entries(study: Any, multi: bool) -> list[dict[str, Any]]:
         _as_resumed(trial_entry(t, multi), resumed.get(f"{RESUMED_ATTR}{t.number}"), multi)
         for t in study.get_trials(deepcopy=False)
     ]
+
+
+def record_trials(record: SweepRecord, study: Any, multi: bool) -> None:
+    """sweep.json's jobs rebuilt from the study (the study is the truth), under its lock."""
+
+    def change(data: dict[str, Any]) -> None:
+        jobs = job_entries(study, multi)
+        data.update(jobs=jobs, counts=count_statuses(jobs))
+
+    record.update(change)
 
 
 def record_resumed(study: Any, number: int, outcome: Outcome, objectives: list[str]) -> None:

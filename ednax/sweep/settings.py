@@ -9,7 +9,7 @@ sampler and pruner they name.
                                           #   monitor's mode, or the metric's direction
         objective: val/accuracy           # default: metrics.monitor; a list = multi-objective
         n_trials: 30                      # trials the study should hold in all
-        n_jobs: 1                         # trials launched together (a launcher batch)
+        n_jobs: 1                         # trials running at once (workers, or a batch)
         timeout: null                     # seconds; no new trials after it
         study_name: null                  # set it to resume: sweep-<study_name>/
         storage: null                     # default: sqlite in the sweep folder
