@@ -15,6 +15,8 @@ config may do before Hydra ever sees the file:
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,8 +182,14 @@ def _config_file(file: Path) -> Path:
 
 
 def read_source(path: str | Path) -> SourceFile:
+    """The config file read and checked. A sweep composes one file for every trial: the
+    file is parsed once per content (`_parsed`), and each caller gets its own copy."""
     file = _config_file(Path(path).expanduser())
-    text = file.read_text(encoding="utf-8")
+    return copy.deepcopy(_parsed(file, file.read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(file: Path, text: str) -> SourceFile:
     root = _compose_bounded(text, file)
     if root is None or (isinstance(root, yaml.MappingNode) and not root.value):
         raise ConfigError(
