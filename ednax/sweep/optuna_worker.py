@@ -29,6 +29,10 @@ from ednax.sweep.search_space import Param
 from ednax.sweep.storage import job_storage_url, open_storage
 from ednax.sweep.trials import run_asked
 
+# sweep.json is rebuilt from the study at most this often while trials end (the study is
+# the truth; the sweep rebuilds it at the end): short trials would spend more on the record
+RECORD_EVERY_S = 1.0
+
 
 def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> dict[str, Any]:
     """Run trials until the budget is spent or the wall-clock `deadline` (time.time())
@@ -43,6 +47,7 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
     who = studies.worker_owner(sweep_pid)
     multi = len(settings["objectives"]) > 1
     ran: list[int] = []
+    recorded = time.monotonic()
     while True:
         # another sweep of this host on the study may have been killed meanwhile
         say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
@@ -54,7 +59,10 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
         for trial in trials:
             run_asked(record, plan, study, trial)
             ran.append(trial.number)
-        studies.record_trials(record, study, multi)
+        if time.monotonic() - recorded >= RECORD_EVERY_S:
+            studies.record_trials(record, study, multi)
+            recorded = time.monotonic()
+    studies.record_trials(record, study, multi)
     return {"trials": ran}
 
 

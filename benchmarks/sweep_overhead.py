@@ -1,0 +1,217 @@
+"""What a sweep trial costs beyond its training, through the real CLI.
+
+    python benchmarks/sweep_overhead.py [--trials 40] [--epochs 2] [--keep DIR]
+
+The model: sample-configs/iris-mlp-optuna.yaml (an MLP on iris through Lightning; TPE over
+optimizer.lr, model.hidden, model.dropout, trainer.batch_size), one torch thread, no pruner.
+A plugin callback (`imports:`, `callbacks:`: public features) stamps each run's Lightning
+fit start and end, so that training time is measured, not guessed. Three commands, each a
+subprocess as a user runs it:
+
+1. `ednax run` of one trial's config: its wall time and its training time.
+2. a search of --trials trials of --epochs epochs, `hydra.sweeper.n_jobs=1` (basic
+   launcher). Printed:
+   - per-trial fixed cost: from the first trial's start to the last trial's end, minus
+     the training, divided by the trials (what each trial adds beyond its training in a
+     running sweep: composing, data, preprocessing, the Trainer, evaluation, the bundle,
+     the study), target <= 0.15 s;
+   - the same over the whole command (start-up, validation, plots included), for reference;
+   - a trial's share of the sweep (span / trials) against one run's training, for reference.
+3. a search of 20 trials of --epochs epochs: its wall time over the single run's (1.),
+   target <= 1.5x (twenty trials cost less than half of one `ednax run` more).
+4. the same search with trials of very unequal length (`trainer.max_epochs` searched in
+   1..30), with n_jobs 1 (basic launcher) and n_jobs 2 (joblib, 2 processes): the idle
+   fraction, the sum over workers of the time not spent in a trial's bundle, over
+   (span x workers), target < 10% with n_jobs 2.
+
+The machine's load matters: the figures are medians of nothing, one search each; run it on
+a quiet machine and say the load average beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample-configs" / "iris-mlp-optuna.yaml"
+FIXED_COST_TARGET_S = 0.15
+RATIO_TARGET = 1.5
+IDLE_TARGET = 0.10
+
+CLOCK = '''
+import json
+import os
+import time
+from pathlib import Path
+
+from pytorch_lightning import Callback
+
+from ednax.registry import register
+
+
+@register("callback", "bench_clock")
+class BenchClock(Callback):
+    """Appends each fit's start and end (seconds since the epoch) to a JSON-lines file.
+
+    Parameters
+    ----------
+    stamps : str
+        The file (created if missing).
+    """
+
+    def __init__(self, stamps: str = "clock.jsonl"):
+        self.stamps = stamps
+        self.started = None
+
+    def on_fit_start(self, trainer, pl_module):
+        self.started = time.time()
+
+    def on_fit_end(self, trainer, pl_module):
+        line = {"pid": os.getpid(), "start": self.started, "end": time.time()}
+        with Path(self.stamps).open("a") as handle:
+            handle.write(json.dumps(line) + "\\n")
+'''
+
+
+@dataclass
+class Runs:
+    """What one command left: its wall time, its bundles' spans and its fits' times."""
+
+    wall: float
+    spans: list[tuple[float, float, int]]  # bundle start, end, pid
+    fits: list[float]
+
+    @property
+    def span(self) -> float:
+        return max(end for _, end, _ in self.spans) - min(start for start, _, _ in self.spans)
+
+    @property
+    def training(self) -> float:
+        return sum(self.fits)
+
+    def idle_fraction(self, workers: int) -> float:
+        busy = sum(end - start for start, end, _ in self.spans)
+        return 1 - busy / (self.span * workers)
+
+
+def write_config(folder: Path) -> Path:
+    (folder / "bench_clock.py").write_text(CLOCK)
+    text = SAMPLE.read_text()
+    text += (
+        "\nimports: [bench_clock]\n"
+        f"callbacks: [{{type: bench_clock, stamps: '{folder / 'clock.jsonl'}'}}]\n"
+    )
+    config = folder / "sweep_overhead.yaml"
+    config.write_text(text)
+    return config
+
+
+def ednax(folder: Path, config: Path, runs_dir: str, *args: str) -> Runs:
+    clock = folder / "clock.jsonl"
+    clock.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "ednax", "run", str(config), *args]
+    command.append(f"experiment.runs_dir={folder / runs_dir}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONPATH": str(folder)}
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"exit {proc.returncode}: {' '.join(command)}\n{proc.stdout}{proc.stderr}")
+    spans = []
+    for path in (folder / runs_dir).glob("**/run.json"):
+        run = json.loads(path.read_text())
+        if run.get("started_at") and run.get("ended_at"):
+            spans.append((_stamp(run["started_at"]), _stamp(run["ended_at"]), run.get("pid")))
+    fits = [
+        line["end"] - line["start"]
+        for line in map(json.loads, clock.read_text().splitlines())
+        if line.get("start") is not None
+    ]
+    return Runs(wall, spans, fits)
+
+
+def _stamp(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="ednax-sweep-overhead-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    config = write_config(folder)
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.trials} trials of {args.epochs} epochs")
+    try:
+        search = ["-m", "hydra.sweeper.pruner=none", "hydra.sweeper.seed=0"]
+        trials = f"hydra.sweeper.n_trials={args.trials}"
+        epochs = f"trainer.max_epochs={args.epochs}"
+        single = ednax(folder, config, "single", epochs)
+        sweep = ednax(folder, config, "sweep", epochs, *search, trials)
+        report_fixed_cost(single, sweep, args.trials)
+        twenty = ednax(folder, config, "sweep-20", epochs, *search, "hydra.sweeper.n_trials=20")
+        ratio = twenty.wall / single.wall
+        print(
+            f"sweep of 20 trials / single run: {twenty.wall:.2f} s / {single.wall:.2f} s = "
+            f"{ratio:.2f}x (target <= {RATIO_TARGET:g}x: {_met(ratio <= RATIO_TARGET)})"
+        )
+        unequal = ["trainer.max_epochs=int(1, 30)"]
+        one = ednax(folder, config, "unequal-1", *search, trials, *unequal)
+        joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"]
+        two = ednax(folder, config, "unequal-2", *search, trials, *unequal, *joblib)
+        report_idle(one, two)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+def report_fixed_cost(single: Runs, sweep: Runs, trials: int) -> None:
+    fit_single = single.training
+    fixed = (sweep.span - sweep.training) / trials
+    whole = (sweep.wall - sweep.training) / trials
+    ratio = (sweep.span / trials) / fit_single
+    print(f"single run: {single.wall:.2f} s wall, training {fit_single:.3f} s")
+    print(
+        f"sweep:      {sweep.wall:.2f} s wall, {len(sweep.spans)} trials over "
+        f"{sweep.span:.2f} s, training {sweep.training:.2f} s in all"
+    )
+    print(
+        f"per-trial fixed cost, in the running sweep: {fixed:.3f} s "
+        f"(target <= {FIXED_COST_TARGET_S:g} s: {_met(fixed <= FIXED_COST_TARGET_S)})"
+    )
+    print(f"per-trial fixed cost, whole command:        {whole:.3f} s (start-up and plots shared)")
+    print(f"a trial's share of the sweep / one run's training: {ratio:.2f}x")
+
+
+def report_idle(one: Runs, two: Runs) -> None:
+    for workers, runs in ((1, one), (2, two)):
+        idle = runs.idle_fraction(workers)
+        line = (
+            f"unequal trials, n_jobs {workers}: {runs.wall:.2f} s wall, span {runs.span:.2f} s, "
+            f"idle {idle:.1%} of span x {workers}"
+        )
+        if workers == 2:
+            line += f" (target < {IDLE_TARGET:.0%}: {_met(idle < IDLE_TARGET)})"
+        print(line)
+    print(f"n_jobs 2 / n_jobs 1 wall: {two.wall / one.wall:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
