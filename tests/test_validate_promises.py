@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from tests.conftest import SAMPLES, edited, run_cli, write
+from tests.conftest import SAMPLES, bundles_in, edited, run_cli, write
 
 MLP = SAMPLES / "iris-mlp.yaml"
 CASES = {
@@ -67,3 +67,22 @@ def test_validate_checks_a_sweeps_search_space_and_reports_every_misspelt_key(wo
     assert "(2 problems)" in result.err
     good = run_cli("validate", SAMPLES / "iris-mlp-optuna.yaml", cwd=workdir)
     assert good.code == 0, good.text
+
+
+def test_a_config_error_only_the_fitted_data_shows_leaves_no_bundle(workdir):
+    rows = "".join(f"{('red', 'green', 'blue')[i % 3]},{i / 10},{i % 2}\n" for i in range(30))
+    write(workdir / "colours.csv", "colour,x,y\n" + rows)
+    config = write(
+        workdir / "colours.yaml",
+        "experiment: {name: colours, seed: 0}\n"
+        "data: {type: csv, path: colours.csv, target: y}\n"
+        "preprocess: [one_hot, {type: standard_scaler, columns: [colour]}]\n"
+        "model: {type: logistic_regression}\n",
+    )
+
+    result = run_cli("run", config, cwd=workdir)
+
+    assert result.code == 2, result.text
+    assert "preprocess[1].columns: no column 'colour' at this step" in result.err
+    assert "colour_blue" in result.err and "Traceback" not in result.text
+    assert not bundles_in(workdir / "runs" / "colours"), "a config error leaves no bundle"

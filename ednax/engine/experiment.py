@@ -130,12 +130,25 @@ class Experiment:
         """Run into a new bundle, or continue the one given (resume), holding its lock."""
         if self.bundle is None:
             self.bundle = self._create_bundle()
-            with bundle_lock(self.bundle.path):
-                return self._run_locked()
+            try:
+                with bundle_lock(self.bundle.path):
+                    return self._run_locked()
+            except ConfigError:
+                self._discard_untrained_bundle()
+                raise
         with bundle_lock(self.bundle.path):  # a second resume of the bundle stops here
             self._restore_history()
             self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
             return self._run_locked()
+
+    def _discard_untrained_bundle(self) -> None:
+        """A config error that only the data could show (a preprocess step naming a column
+        an earlier step renamed): the error is the answer, as validate would give it, and
+        no bundle is left, unless training had left a checkpoint worth resuming from."""
+        if any((self.bundle.path / "artifacts").glob("*.ckpt")):
+            return
+        shutil.rmtree(self.bundle.path, ignore_errors=True)
+        self.bundle = None
 
     def _restore_history(self) -> None:
         """history.csv as the checkpoint left it: the epochs after it are trained again."""
