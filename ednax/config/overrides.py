@@ -7,7 +7,10 @@
 - `model.C=0.5` is a *value* override, applied by ednax after composition, so any key the
   chosen class accepts may be set without Hydra's `+` (validation then rejects keys the
   class does not accept, and says they came from the command line).
-- Everything else (`hydra.*`, `group/option` paths, `+group=option` of non-step groups,
+- `+trainer=gpu` *lays* a group option (beside the file or built in) over the section:
+  Hydra appends it to the defaults list, after the file's own keys, so the keys the option
+  sets win and the file's others stay.
+- Everything else (`hydra.*`, `group/option` paths such as `hydra/sweeper=ednax_optuna_tpe`,
   groups of the file's defaults list that are not steps) goes to Hydra unchanged.
 """
 
@@ -18,11 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ednax.config.source import read_yaml
 from ednax.config.trust import override_problems
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
 from ednax.vocabulary import STEP_SECTIONS
 
-BUILTIN_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+def _builtin_configs() -> Path:
+    """ednax's own config groups: `ednax/configs/` inside an installed package (setup.py
+    ships the repository's top-level configs/ there), else the repository's configs/ (a
+    checkout, or an editable install of one)."""
+    package = Path(__file__).resolve().parent.parent
+    shipped = package / "configs"
+    return shipped if shipped.is_dir() else package.parent / "configs"
+
+
+BUILTIN_CONFIGS = _builtin_configs()
 
 
 @dataclass
@@ -44,10 +60,20 @@ class ValueOverride:
 
 
 @dataclass
+class Overlay:
+    """A group option laid over its section (`+trainer=gpu`) and the keys it sets there."""
+
+    section: str
+    keys: tuple[str, ...]
+    text: str
+
+
+@dataclass
 class OverridePlan:
     hydra: list[str] = field(default_factory=list)
     switches: dict[str, Switch] = field(default_factory=dict)
     values: list[ValueOverride] = field(default_factory=list)
+    overlays: list[Overlay] = field(default_factory=list)
 
     def origin_of(self, key_path: str) -> str | None:
         """The override text that set `key_path` (or a section containing it)."""
@@ -57,6 +83,9 @@ class OverridePlan:
         for s in self.switches.values():
             if key_path == s.section or key_path.startswith(s.section + "."):
                 return s.text
+        for o in reversed(self.overlays):
+            if any(_within(key_path, f"{o.section}.{key}") for key in o.keys):
+                return o.text
         return None
 
 
@@ -73,6 +102,14 @@ def _bracketed(path: str) -> str:
 def group_dirs(config_dir: Path) -> list[Path]:
     """Where config groups are looked up: beside the user's file first, then built-ins."""
     return [config_dir, BUILTIN_CONFIGS]
+
+
+def _adds_option(section: str, name: Any, config_dir: Path) -> bool:
+    """Whether `+section=name` adds a config-group option: any of a group beside the file,
+    a built-in one by name (`+trainer=gpu`; `+optimizer=sgd` stays the class)."""
+    if (config_dir / section).is_dir():
+        return True
+    return isinstance(name, str) and find_group_option(section, name, config_dir) is not None
 
 
 def find_group_option(group: str, name: str, config_dir: Path) -> Path | None:
@@ -148,8 +185,12 @@ def _place(override, text, plan, config_dir, default_groups, class_names) -> Non
         if section in default_groups:
             plan.hydra.append(f"~{section}")
         return
-    if override.type == OverrideType.ADD and not rest and (config_dir / section).is_dir():
+    adding = override.type == OverrideType.ADD and not rest
+    if adding and _adds_option(section, override.value(), config_dir):
+        if section in default_groups:
+            raise ConfigError(_added_twice(section, text))
         plan.hydra.append(text)
+        plan.overlays += _overlay(section, override.value(), text, config_dir)
         return
     if section in default_groups and not rest and section not in STEP_SECTIONS:
         plan.hydra.append(text)
@@ -161,6 +202,25 @@ def _place(override, text, plan, config_dir, default_groups, class_names) -> Non
             delete=override.type == OverrideType.DEL,
             text=text,
         )
+    )
+
+
+def _overlay(section: str, name: Any, text: str, config_dir: Path) -> list[Overlay]:
+    option = find_group_option(section, name, config_dir) if isinstance(name, str) else None
+    root = read_yaml(option) if option is not None else None
+    if not isinstance(root, yaml.MappingNode):
+        return []  # Hydra reports a missing option
+    keys = tuple(str(key.value) for key, _ in root.value if key.value != "defaults")
+    return [Overlay(section, keys, text)]
+
+
+def _added_twice(section: str, text: str) -> Problem:
+    """`+trainer=gpu` where the defaults list already picks a trainer option: Hydra takes
+    one option a group, so the override can only replace it."""
+    return Problem(
+        f"'{text}' adds a {section} option, but the config's defaults list already chooses one",
+        path=section,
+        hint=f"replace the choice with '{text.lstrip('+')}'",
     )
 
 
