@@ -42,45 +42,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fit_clock import clocked_config, fit_seconds
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample-configs" / "iris-mlp-optuna.yaml"
 FIXED_COST_TARGET_S = 0.15
 RATIO_TARGET = 1.5
 IDLE_TARGET = 0.10
-
-CLOCK = '''
-import json
-import os
-import time
-from pathlib import Path
-
-from pytorch_lightning import Callback
-
-from ednax.registry import register
-
-
-@register("callback", "bench_clock")
-class BenchClock(Callback):
-    """Appends each fit's start and end (seconds since the epoch) to a JSON-lines file.
-
-    Parameters
-    ----------
-    stamps : str
-        The file (created if missing).
-    """
-
-    def __init__(self, stamps: str = "clock.jsonl"):
-        self.stamps = stamps
-        self.started = None
-
-    def on_fit_start(self, trainer, pl_module):
-        self.started = time.time()
-
-    def on_fit_end(self, trainer, pl_module):
-        line = {"pid": os.getpid(), "start": self.started, "end": time.time()}
-        with Path(self.stamps).open("a") as handle:
-            handle.write(json.dumps(line) + "\\n")
-'''
 
 
 @dataclass
@@ -104,21 +72,8 @@ class Runs:
         return 1 - busy / (self.span * workers)
 
 
-def write_config(folder: Path) -> Path:
-    (folder / "bench_clock.py").write_text(CLOCK)
-    text = SAMPLE.read_text()
-    text += (
-        "\nimports: [bench_clock]\n"
-        f"callbacks: [{{type: bench_clock, stamps: '{folder / 'clock.jsonl'}'}}]\n"
-    )
-    config = folder / "sweep_overhead.yaml"
-    config.write_text(text)
-    return config
-
-
 def ednax(folder: Path, config: Path, runs_dir: str, *args: str) -> Runs:
-    clock = folder / "clock.jsonl"
-    clock.unlink(missing_ok=True)
+    fit_seconds(folder)  # a clean slate
     command = [sys.executable, "-m", "ednax", "run", str(config), *args]
     command.append(f"experiment.runs_dir={folder / runs_dir}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONPATH": str(folder)}
@@ -132,12 +87,7 @@ def ednax(folder: Path, config: Path, runs_dir: str, *args: str) -> Runs:
         run = json.loads(path.read_text())
         if run.get("started_at") and run.get("ended_at"):
             spans.append((_stamp(run["started_at"]), _stamp(run["ended_at"]), run.get("pid")))
-    fits = [
-        line["end"] - line["start"]
-        for line in map(json.loads, clock.read_text().splitlines())
-        if line.get("start") is not None
-    ]
-    return Runs(wall, spans, fits)
+    return Runs(wall, spans, fit_seconds(folder))
 
 
 def _stamp(text: str) -> float:
@@ -156,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ednax-sweep-overhead-"))
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder)
+    config = clocked_config(SAMPLE, folder)
     print(f"load average {os.getloadavg()[0]:.2f}; {args.trials} trials of {args.epochs} epochs")
     try:
         search = ["-m", "hydra.sweeper.pruner=none", "hydra.sweeper.seed=0"]
