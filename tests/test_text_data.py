@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ednax.engine import preprocessing
 from ednax.engine.preprocessing import PIPELINE, TOKENIZER, PreprocessCache, prepare
 from ednax.errors import ConfigError, UsageError
 from ednax.steps.text.data import TextCsv, TextFolder, read_texts
@@ -474,6 +475,7 @@ def test_prepare_fits_on_train_encodes_every_split_and_caches(tmp_path):
         assert split.y.tolist() == dataset.splits[name].y.tolist()
     assert second.pipeline.artifacts() == first.pipeline.artifacts()
     (entry / TOKENIZER).write_text((entry / TOKENIZER).read_text().replace("[UNK]", "[UNX]"))
+    preprocessing._RECENT.entries.clear()  # the next run, in another process
     third = prepare(dataset, steps, cache, key)
     assert not third.cached and "not signed" in third.note, "a changed entry is refused"
 

@@ -65,8 +65,42 @@ IMAGE_PREPROCESS = "preprocess.json"  # an image run's fitted pipeline (JSON, no
 TOKENIZER = "tokenizer.json"
 
 
+class _Recent:
+    """The last entries this process read or wrote, verified, as bytes and arrays: a sweep
+    worker runs trial after trial on the same preprocessed data, and reads it from memory
+    instead of the cache folder (files, signature, npz). Each hit is decoded afresh and its
+    arrays copied, so no run sees what another changed; entries beyond `MAX_BYTES` are
+    not kept."""
+
+    MAX_ENTRIES = 2
+    MAX_BYTES = 256 * 2**20
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], tuple[bytes, dict[str, np.ndarray], list[str]]] = {}
+
+    def get(self, key: str, payload: str, decode: Any) -> Lookup | None:
+        found = self.entries.pop((key, payload), None)
+        if found is None:
+            return None
+        self.entries[(key, payload)] = found  # the most recent last
+        raw, splits, names = found
+        return Lookup(hit=(decode(raw), {n: a.copy() for n, a in splits.items()}, list(names)))
+
+    def put(self, key: str, payload: str, raw: bytes, splits: dict, names: list[str]) -> None:
+        if len(raw) + sum(a.nbytes for a in splits.values()) > self.MAX_BYTES:
+            return
+        kept = {n: np.array(a, copy=True) for n, a in splits.items()}
+        self.entries[(key, payload)] = (raw, kept, list(names))
+        while len(self.entries) > self.MAX_ENTRIES:
+            self.entries.pop(next(iter(self.entries)))
+
+
+_RECENT = _Recent()
+
+
 class PreprocessCache:
-    """Fitted preprocessing by key, in a folder (or nowhere, when disabled)."""
+    """Fitted preprocessing by key, in a folder (or nowhere, when disabled); the last
+    entries used are kept in memory too (`_Recent`)."""
 
     def __init__(self, root: Path | None):
         self.root = root
@@ -100,6 +134,9 @@ class PreprocessCache:
     def _lookup(self, key: str, payload: str, decode: Any) -> Lookup:
         if self.root is None:
             return Lookup()
+        recent = _RECENT.get(key, payload, decode)
+        if recent is not None:
+            return recent
         entry = self.root / key
         try:
             meta_text = (entry / META).read_bytes()
@@ -124,6 +161,7 @@ class PreprocessCache:
                 splits = {name: arrays[name] for name in arrays.files}
         except (OSError, ValueError, pickle.UnpicklingError, EOFError):
             return Lookup()
+        _RECENT.put(key, payload, pipeline_bytes, splits, names)
         return Lookup(hit=(pipeline, splits, names))
 
     def store(
@@ -166,6 +204,7 @@ class PreprocessCache:
         replace_refused: bool,
     ) -> None:
         assert self.root is not None
+        _RECENT.put(key, payload, pipeline_bytes, splits, names)
         target = self.root / key
         if target.exists() and not replace_refused:
             return

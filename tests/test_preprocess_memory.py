@@ -1,0 +1,43 @@
+"""A sweep worker runs trial after trial on the same preprocessed data: the last cache
+entries used are read from memory, as the cache folder has them, each run getting its own
+copy. `--no-cache` keeps nothing."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+
+from ednax.engine import preprocessing
+from ednax.engine.preprocessing import PreprocessCache, prepare
+from ednax.steps.data import SklearnToy
+
+STEPS = [{"type": "standard_scaler"}]
+
+
+def prepared_twice(cache: PreprocessCache):
+    preprocessing._RECENT.entries.clear()
+    dataset = SklearnToy("wine", random_state=0).load()
+    key = cache.key({"type": "sklearn_toy"}, dataset.fingerprint, STEPS)
+    first = prepare(dataset, STEPS, cache, key)
+    if cache.root is not None:
+        shutil.rmtree(cache.root)  # what the second finds comes from memory only
+    return first, prepare(dataset, STEPS, cache, key)
+
+
+def test_a_second_lookup_in_the_process_is_served_from_memory_as_a_copy(tmp_path):
+    first, second = prepared_twice(PreprocessCache(tmp_path / "cache"))
+
+    assert not first.cached and second.cached
+    for name, split in second.dataset.splits.items():
+        before = first.dataset.splits[name].X
+        assert np.array_equal(split.X, before) and not np.shares_memory(split.X, before)
+    assert second.pipeline is not first.pipeline  # each run its own fitted objects
+    assert second.dataset.feature_names == first.dataset.feature_names
+
+
+def test_without_the_cache_nothing_is_kept_in_memory():
+    first, second = prepared_twice(PreprocessCache(None))
+
+    assert not first.cached and not second.cached
+    assert not preprocessing._RECENT.entries
