@@ -40,6 +40,10 @@ _REGRESSION_TOYS = ("diabetes",)
 # Table's check of the data last checked: (task, feature columns), or the problems
 _CHECKED: dict[tuple, tuple[str, list[str]] | list[Problem]] = {}
 _IMAGE_SHAPES = {"digits": (1, 8, 8)}
+# The table last read, by its version and columns: validation and the run it checks, and a
+# sweep worker's trials, read a file once per version of it (a frame up to _KEPT_BYTES)
+_READ: dict[tuple, Any] = {}
+_KEPT_BYTES = 512 * 2**20
 
 
 class SklearnToy(Step):
@@ -178,8 +182,22 @@ class Table:
         columns, name, declared = self._columns(), self._name(), Declared.of(self)
         check_target(self.target, columns, name)
         features = table_features(columns, self.target, self.features, declared, name)
-        read = [self.target, *features, *declared.read()]
-        return self._frame(list(dict.fromkeys(read))), features
+        read = list(dict.fromkeys([self.target, *features, *declared.read()]))
+        return self._read_once(read), features
+
+    def _read_once(self, columns: list[str]) -> Any:
+        """`_frame(columns)`, or the frame last read of the same version and columns, for a
+        source whose version says when its content changed (`versioned_content`)."""
+        if not self.versioned_content:
+            return self._frame(columns)
+        key = (type(self).__qualname__, self._version(), tuple(columns))
+        if key not in _READ:
+            _READ.clear()
+            frame = self._frame(columns)
+            if int(frame.memory_usage(deep=True).sum()) > _KEPT_BYTES:
+                return frame
+            _READ[key] = frame
+        return _READ[key].copy()
 
     def _task(self, frame: Any, features: list[str]) -> str:
         declared, name = Declared.of(self), self._name()
@@ -187,6 +205,10 @@ class Table:
 
     def _rows(self) -> Rows:
         return CSV_ROWS
+
+    # whether `_version()` changes whenever the content does (a file's stat), so that a
+    # frame read before may be used again; a server's row count does not say that
+    versioned_content = False
 
     def _version(self) -> Hashable:
         raise NotImplementedError
@@ -268,6 +290,8 @@ class Csv(Table, Step):
     random_state : int | None
         Seed of the shuffle; filled from experiment.seed unless set.
     """
+
+    versioned_content = True
 
     def __init__(
         self,

@@ -145,6 +145,8 @@ class Parquet(Table, Step):
         Seed of the shuffle; filled from experiment.seed unless set.
     """
 
+    versioned_content = True
+
     def __init__(
         self,
         path: str,

@@ -1,6 +1,7 @@
-"""A sweep worker runs trial after trial on the same preprocessed data: the last cache
-entries used are read from memory, as the cache folder has them, each run getting its own
-copy. `--no-cache` keeps nothing."""
+"""What a process keeps between runs: a sweep worker runs trial after trial on the same
+data. The last preprocessing cache entries used are read from memory, as the cache folder
+has them, each run getting its own copy (`--no-cache` keeps nothing); a csv file is read
+once per version of it, and read again when it changes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from ednax.engine import preprocessing
 from ednax.engine.preprocessing import PreprocessCache, prepare
-from ednax.steps.data import SklearnToy
+from ednax.steps.data import Csv, SklearnToy
 
 STEPS = [{"type": "standard_scaler"}]
 
@@ -41,3 +42,23 @@ def test_without_the_cache_nothing_is_kept_in_memory():
 
     assert not first.cached and not second.cached
     assert not preprocessing._RECENT.entries
+
+
+def test_a_csv_is_read_once_per_version_and_again_when_it_changes(tmp_path, monkeypatch):
+    file = tmp_path / "t.csv"
+    file.write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    reads = []
+    frame = Csv._frame
+    monkeypatch.setattr(Csv, "_frame", lambda self, cols: reads.append(cols) or frame(self, cols))
+    step = Csv(str(file), target="y", random_state=0)
+
+    step.infer_task()  # validation
+    first = step.load()  # the run it checked
+    second = step.load()  # the next trial
+    assert len(reads) == 1
+    assert np.array_equal(first.splits["train"].X, second.splits["train"].X)
+
+    file.write_text("x,y\n" + "".join(f"{i * 10},{i % 2}\n" for i in range(20)))
+    changed = step.load()
+    assert len(reads) == 2 and changed.fingerprint != first.fingerprint
+    assert changed.splits["train"].X.max() > first.splits["train"].X.max()
