@@ -213,13 +213,7 @@ class Predictor:
         return Inputs(image_pipeline_from_state(state), classes=classes and len(classes), seed=0)
 
     def _predict_estimator(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        estimator = self.unpickled(self.prefix + "model.pkl")
-        if not hasattr(estimator, "predict_proba"):
-            return estimator.predict(X), None
-        proba = estimator.predict_proba(X)
-        if _predicts_by_proba(estimator):  # the forest's trees run once, not twice
-            return estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
-        return estimator.predict(X), proba
+        return estimator_outputs(self.unpickled(self.prefix + "model.pkl"), X)
 
     def _predict_torch(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The run's train loop (`trainer.module`, or the built-in) with the checkpoint's
@@ -284,6 +278,17 @@ class Predictor:
             if name in recorded:
                 return self.verified(name)
         raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")
+
+
+def estimator_outputs(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A fitted estimator's predictions of the preprocessed `X`, and its probabilities
+    (None for an estimator without `predict_proba`)."""
+    if not hasattr(estimator, "predict_proba"):
+        return estimator.predict(X), None
+    proba = estimator.predict_proba(X)
+    if _predicts_by_proba(estimator):  # the forest's trees run once, not twice
+        return estimator.classes_.take(np.argmax(proba, axis=1), axis=0), proba
+    return estimator.predict(X), proba
 
 
 def _predicts_by_proba(estimator: Any) -> bool:

@@ -15,7 +15,6 @@ anything else, with the traceback in the server's log and never in the response.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +26,18 @@ from starlette.exceptions import HTTPException
 
 from ednax.engine.predict import Predictions
 from ednax.errors import EdnaxError
+from ednax.serve.answers import finite, labels, rows
 from ednax.serve.limits import BodyLimit
-from ednax.serve.payloads import RequestError, decoded, image_files, rows_of
+from ednax.serve.numeric_rows import numeric_rows
+from ednax.serve.payloads import (
+    RequestError,
+    decoded,
+    image_files,
+    is_json,
+    json_rows,
+    parse_json,
+    rows_of,
+)
 from ednax.serve.served import ServedRun
 
 log = logging.getLogger("uvicorn.error")  # uvicorn's log: the server's stderr
@@ -90,7 +99,7 @@ def build_app(served: ServedRun, max_body_bytes: int) -> FastAPI:
         "features": [{"name", "kind": "numeric" | "categorical", "categories"}]} (the
         training schema, artifacts/data_schema.json) or {"modality": "image", "channels",
         "size": [height, width]}; "metrics" is metrics.json, by split."""
-        return _finite(run)
+        return finite(run)
 
     @app.post("/v1/predict", openapi_extra={"requestBody": _ROW_BODY})
     async def predict(
@@ -113,7 +122,7 @@ def build_app(served: ServedRun, max_body_bytes: int) -> FastAPI:
         are not rounded: predict's CSV writes each as `f"{value:.6g}"`, which is the CSV's
         text exactly. A missing or non-finite value is null.
         """
-        return await _answer(served, request, id_column, _rows)
+        return await _answer(served, request, id_column, rows)
 
     @app.post("/invocations", openapi_extra={"requestBody": _ROW_BODY})
     async def invocations(request: Request) -> JSONResponse:
@@ -125,7 +134,7 @@ def build_app(served: ServedRun, max_body_bytes: int) -> FastAPI:
         row: the class (or the value, for regression), as an MLflow scikit-learn model's
         `predict` gives it; the probabilities are on /v1/predict.
         """
-        return await _answer(served, request, None, _labels)
+        return await _answer(served, request, None, labels)
 
     return app
 
@@ -154,41 +163,23 @@ async def _answer(
     content_type = request.headers.get("content-type")
 
     def predict() -> JSONResponse:
-        rows = rows_of(body, content_type, served.features)
-        return answer(served.predict_frame(rows, id_column, WHAT))
+        return answer(_predictions(served, body, content_type, id_column))
 
     return await run_in_threadpool(predict)
 
 
-def _rows(predictions: Predictions) -> list[dict[str, Any]]:
-    """Predictions as JSON objects: the columns `Predictions.to_frame` (and the CSV) has."""
-    frame = predictions.to_frame()
-    names = [str(c) for c in frame.columns]
-    columns = [frame[c].tolist() for c in frame.columns]
-    return [
-        {name: _number(value) for name, value in zip(names, values, strict=True)}
-        for values in zip(*columns, strict=True)
-    ]
-
-
-def _labels(predictions: Predictions) -> list[Any]:
-    """The predicted class (or value) of each row: predict's "prediction" column."""
-    return [_number(v) for v in predictions.to_frame()["prediction"].tolist()]
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _finite(value: Any) -> Any:
-    """`value` with NaN and infinities as null (JSON has neither)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return _number(value)
+def _predictions(
+    served: ServedRun, body: bytes, content_type: str | None, id_column: str | None
+) -> Predictions:
+    """The predictions of a body of rows: JSON of plain numbers straight to the model
+    (`numeric_rows`), any other body through its DataFrame and the engine's checks."""
+    if not is_json(content_type):
+        return served.predict_frame(rows_of(body, content_type, served.features), id_column, WHAT)
+    payload = parse_json(body)
+    checked = numeric_rows(payload, served.schema, id_column)
+    if checked is not None:
+        return served.predict_checked(*checked)
+    return served.predict_frame(json_rows(payload, served.features), id_column, WHAT)
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -54,7 +54,7 @@ def rows_of(body: bytes, content_type: str | None, features: Sequence[str]) -> A
     kind = media_type(content_type)
     if kind in CSV_TYPES:
         return csv_rows(body)
-    if kind in JSON_TYPES or kind.endswith("+json"):
+    if is_json(kind):
         return json_rows(parse_json(body), features)
     hint = ""
     if kind == "application/x-www-form-urlencoded":
@@ -64,6 +64,11 @@ def rows_of(body: bytes, content_type: str | None, features: Sequence[str]) -> A
         f"Content-Type {kind!r} is not one this endpoint takes{hint}: send "
         f"application/json or text/csv",
     )
+
+
+def is_json(content_type: str | None) -> bool:
+    kind = media_type(content_type)
+    return kind in JSON_TYPES or kind.endswith("+json")
 
 
 def parse_json(body: bytes) -> Any:
