@@ -153,3 +153,24 @@ def test_a_killed_search_leaves_no_worker_and_resumes_to_its_budget(workdir):
     assert statuses.count("completed") == 4, statuses
     assert set(statuses) <= {"completed", "interrupted"}
     assert sum(run["status"] == "completed" for run in runs.values()) == 4
+
+
+def test_a_worker_starts_no_trial_after_the_search_timeout(workdir):
+    from tests.test_optuna import picky_config
+
+    config = picky_config(
+        workdir,
+        "sampler: random\nn_trials: 40\ntimeout: 2\n"
+        "params:\n  model.depth: choice(1, 2)\n  model.pause: 0.5",
+    )
+
+    result = run_cli("run", config, "-m", cwd=workdir, timeout=300)
+
+    assert result.code == 0, result.text
+    assert "timeout: 2 s passed, no new trials" in result.out
+    [folder] = (workdir / "runs" / "picky").glob("sweep-*")
+    record = read_json(folder / "sweep.json")
+    assert 1 <= len(record["jobs"]) < 10 and record["counts"] == {"completed": len(record["jobs"])}
+    last_start = max(span(read_json(path))[0] for path in folder.glob("*/run.json"))
+    first_start = min(span(read_json(path))[0] for path in folder.glob("*/run.json"))
+    assert last_start - first_start < 2 + 1.5  # no trial started well after the timeout
