@@ -8,6 +8,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import pytest
 
 from ednax.errors import UsageError
 from ednax.runs import bundle as bundle_module
-from ednax.runs import index
+from ednax.runs import index, watch
 from ednax.runs.bundle import Bundle
 from ednax.runs.index import INDEX_FILE, RunIndex, list_runs
+from ednax.runs.journal import JOURNAL_FILE
 from ednax.runs.store import find_record, find_records, find_run
 
 
@@ -112,8 +114,6 @@ def test_index_follows_new_bundles_status_changes_and_deletions(tmp_path):
 
     running.finish("completed", metrics={"val": {"accuracy": 0.99}})
     added = make_run(runs, "wine")
-    import shutil
-
     shutil.rmtree(gone.path)
     records = by_id(list_runs(runs))
 
@@ -336,3 +336,183 @@ def test_the_index_rows_hold_only_json_columns_that_parse(tmp_path):
     assert json.loads(tags) == ["baseline", "v2"]
     assert json.loads(metrics) == {"val/accuracy": 0.9}
     assert RunIndex(runs).records()[0].tags == ["baseline", "v2"]
+
+
+# --- catching up without a stat of every bundle -------------------------------------------
+
+
+@pytest.fixture
+def few_verified(monkeypatch):
+    """An index that signs only 2 bundles a read besides what changed, as one of 100,000
+    bundles does: what a listing shows must then come from the folders and journals."""
+    monkeypatch.setattr(index, "VERIFY_BATCH", 2)
+    monkeypatch.setattr(watch, "SETTLING_NS", 0)  # folder times settle at once
+
+
+def count_signatures(monkeypatch) -> list[str]:
+    signed: list[str] = []
+    for module in (index, watch):
+        real = module.signature
+        monkeypatch.setattr(
+            module, "signature", lambda e, real=real: signed.append(str(e)) or real(e)
+        )
+    return signed
+
+
+def test_a_listing_of_an_unchanged_runs_dir_signs_only_a_rotating_batch(
+    tmp_path, monkeypatch, few_verified
+):
+    runs = tmp_path / "runs"
+    made = [make_run(runs).run_id for _ in range(6)]
+    list_runs(runs)
+    signed = count_signatures(monkeypatch)
+
+    batches = []
+    for _ in range(3):
+        signed.clear()
+        assert [r.id for r in list_runs(runs)] == made
+        batches.append(sorted(signed))
+
+    assert [len(b) for b in batches] == [2, 2, 2]
+    # in turn through every bundle
+    assert len({path for batch in batches for path in batch}) == 6
+
+
+def test_status_changes_new_deleted_and_resumed_bundles_show_at_once(
+    tmp_path, monkeypatch, few_verified
+):
+    runs = tmp_path / "runs"
+    running = make_run(runs, status="running")
+    done = [make_run(runs) for _ in range(4)]
+    sweep = runs / "iris" / "sweep-20261125-0830"
+    sweep.mkdir()
+    trial = make_run(runs, parent=sweep)
+    list_runs(runs)
+
+    running.finish("completed", metrics={"val": {"accuracy": 0.97}})
+    done[0].update(status="running")  # resumed
+    shutil.rmtree(done[1].path)
+    added = make_run(runs, "wine")
+    added_trial = make_run(runs, parent=sweep, status="running")
+    new_sweep = runs / "iris" / "sweep-20261125-0900"
+    new_sweep.mkdir()
+    new_trial = make_run(runs, parent=new_sweep)
+    trial.update(status="pruned")
+    records = by_id(list_runs(runs))
+
+    assert set(records) == {
+        running.run_id,
+        done[0].run_id,
+        done[2].run_id,
+        done[3].run_id,
+        trial.run_id,
+        added.run_id,
+        added_trial.run_id,
+        new_trial.run_id,
+    }
+    assert records[running.run_id].status == "completed"
+    assert records[running.run_id].metrics == {"val/accuracy": 0.97}
+    assert records[done[0].run_id].status == "running"
+    assert records[trial.run_id].status == "pruned"
+    assert records[added_trial.run_id].sweep == "iris/sweep-20261125-0830"
+    assert records[new_trial.run_id].sweep == "iris/sweep-20261125-0900"
+    assert records[added.run_id].experiment == "wine"
+
+
+def test_a_deleted_sweep_folder_takes_its_runs_with_it(tmp_path, few_verified):
+    runs = tmp_path / "runs"
+    sweep = runs / "iris" / "sweep-20261125-0830"
+    sweep.mkdir(parents=True)
+    trials = [make_run(runs, parent=sweep) for _ in range(3)]
+    single = make_run(runs)
+    assert len(list_runs(runs)) == 4
+
+    shutil.rmtree(sweep)
+
+    assert [r.id for r in list_runs(runs)] == [single.run_id]
+    assert trials[0].run_id not in {r.id for r in list_runs(runs, "iris")}
+
+
+def test_a_run_that_writes_no_journal_still_shows_its_end(tmp_path, few_verified):
+    """A run started by an older ednax (or whose journal append failed) is `running` in
+    the index: running bundles are signed on every read."""
+    runs = tmp_path / "runs"
+    running = make_run(runs, status="running")
+    for _ in range(4):
+        make_run(runs)
+    list_runs(runs)
+    run = running.read_run()
+    run["status"] = "failed"
+    (running.path / ".run.json.tmp").write_text(json.dumps(run))
+    os.replace(running.path / ".run.json.tmp", running.path / "run.json")  # no journal line
+
+    assert by_id(list_runs(runs))[running.run_id].status == "failed"
+
+
+def test_a_change_made_by_hand_is_seen_within_a_rotation(tmp_path, few_verified):
+    runs = tmp_path / "runs"
+    made = [make_run(runs) for _ in range(6)]
+    list_runs(runs)
+    (made[3].path / "metrics.json").unlink()  # no journal line, no new folder
+
+    problems = [by_id(list_runs(runs))[made[3].run_id].problem for _ in range(3)]
+
+    assert problems[-1] == "metrics.json is missing"
+
+
+def test_a_replaced_journal_has_its_folder_signed_again(tmp_path, few_verified):
+    runs = tmp_path / "runs"
+    made = [make_run(runs) for _ in range(5)]
+    list_runs(runs)
+    (runs / "iris" / JOURNAL_FILE).unlink()
+    made[4].update(status="interrupted")  # a new journal, begun after the index read the old
+
+    assert by_id(list_runs(runs))[made[4].run_id].status == "interrupted"
+
+
+def test_listed_records_fetch_the_rest_of_their_row_when_asked(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    made = [make_run(runs, metrics={"val": {"accuracy": 0.5 + i / 10}}) for i in range(4)]
+    list_runs(runs)
+    monkeypatch.setattr(index, "FETCH_ALL_AFTER", 1)
+
+    records = list_runs(runs)
+
+    assert [r.metrics["val/accuracy"] for r in records] == [0.5, 0.6, 0.7, 0.8]
+    assert all(r.started_at and r.duration_s is not None for r in records)
+    assert records[0].path == made[0].path and records[0].sweep is None
+
+
+def test_versions_are_the_same_from_the_index_and_from_the_bundles(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    for model in ("random_forest", "svc", "random_forest", "logistic_regression"):
+        make_run(runs, model=model)
+    make_run(runs, "wine", model="svc")
+    from_index = [(r.id, r.version) for r in list_runs(runs)]
+    monkeypatch.setattr(
+        index.RunIndex,
+        "_open",
+        lambda self: (_ for _ in ()).throw(sqlite3.OperationalError("locked")),
+    )
+
+    assert [(r.id, r.version) for r in list_runs(runs)] == from_index
+    assert [v for _, v in from_index] == ["v1", "v2", "v1", "v3", "v1"]
+
+
+def test_an_experiments_listing_keeps_the_index_and_reads_nothing_again(
+    tmp_path, monkeypatch, few_verified
+):
+    runs = tmp_path / "runs"
+    made = [make_run(runs).run_id for _ in range(5)]
+    make_run(runs, "wine")
+    list_runs(runs, "iris")
+    inode = (runs / INDEX_FILE).stat().st_ino
+    read = []
+    real = index.read_row
+    monkeypatch.setattr(index, "read_row", lambda *a: read.append(a[1]) or real(*a))
+
+    for _ in range(3):
+        assert [r.id for r in list_runs(runs, "iris")] == made
+
+    assert read == []
+    assert (runs / INDEX_FILE).stat().st_ino == inode

@@ -39,6 +39,7 @@ from typing import Any
 from ednax.errors import mask_password, masked
 from ednax.runs import atomic, trust
 from ednax.runs.code import CODE_DIR, Source, code_entries
+from ednax.runs.journal import note_change
 from ednax.runs.provenance import collect_env, git_patch, git_state
 from ednax.vocabulary import NAME_RULE, name_problem
 
@@ -195,6 +196,7 @@ class Bundle:
         }
         with _LOCK:
             atomic.write_json(self.path / RUN_FILE, _with_extra(run, masked(dict(extra or {}))))
+            note_change(self.path)  # the index looks at it again (runs/journal.py)
 
     def read_run(self) -> dict[str, Any]:
         """The current contents of run.json."""
@@ -212,6 +214,7 @@ class Bundle:
             run = self.read_run()
             run.update(fields)
             atomic.write_json(self.path / RUN_FILE, run)
+            note_change(self.path)
         return run
 
     def finish(

@@ -9,6 +9,7 @@ missing; it never breaks a listing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +19,26 @@ from ednax.runs.reader import BundleFiles, is_number
 CORRUPT = "corrupt"
 LIST_STATUSES = (*STATUSES, CORRUPT)
 
+# The first LISTED columns are what a listing reads of every run (to filter, sort, number
+# versions, resolve a prefix); a record holding only those fetches the rest when asked.
 COLUMNS = (
     ("path", "TEXT PRIMARY KEY"),
-    ("folder", "TEXT NOT NULL"),
-    ("sig", "TEXT NOT NULL"),
     ("id", "TEXT NOT NULL"),
     ("experiment", "TEXT NOT NULL"),
-    ("sweep", "TEXT"),
     ("status", "TEXT NOT NULL"),
-    ("problem", "TEXT"),
     ("has_run_file", "INTEGER NOT NULL"),
+    ("structure", "TEXT"),
+    ("tags", "TEXT"),
+    ("folder", "TEXT NOT NULL"),
+    ("sig", "TEXT NOT NULL"),
+    ("sweep", "TEXT"),
+    ("problem", "TEXT"),
     ("started_at", "TEXT"),
     ("ended_at", "TEXT"),
     ("duration_s", "REAL"),
     ("seed", "INTEGER"),
     ("family", "TEXT"),
     ("task", "TEXT"),
-    ("tags", "TEXT"),
-    ("structure", "TEXT"),
     ("config_fp", "TEXT"),
     ("data_fp", "TEXT"),
     ("monitor", "TEXT"),
@@ -49,12 +52,19 @@ COLUMNS = (
     ("training", "TEXT"),
 )
 NAMES = tuple(name for name, _ in COLUMNS)
+LISTED = NAMES.index("structure") + 1
 PATH_AT, SIG_AT = NAMES.index("path"), NAMES.index("sig")
+_PROBLEM_AT = NAMES.index("problem")
 
 
 def _column(name: str) -> property:
     at = NAMES.index(name)
-    return property(lambda self: self._row[at], doc=f"the index's `{name}` column")
+    if at < LISTED:
+        return property(lambda self: self._row[at], doc=f"the index's `{name}` column")
+    return property(
+        lambda self: (self._row if len(self._row) > at else self.row)[at],
+        doc=f"the index's `{name}` column",
+    )
 
 
 def _json_column(name: str, empty: Any) -> property:
@@ -63,7 +73,7 @@ def _json_column(name: str, empty: Any) -> property:
     def parse(self: RunRecord) -> Any:
         cache = self._parsed
         if name not in cache:
-            text = self._row[at]
+            text = (self._row if len(self._row) > at else self.row)[at]
             cache[name] = empty() if text in (None, "", "[]", "{}", "null") else json.loads(text)
         return cache[name]
 
@@ -74,21 +84,34 @@ class RunRecord:
     """What a listing knows of one bundle, from run.json, metrics.json and config.yaml.
 
     A view of one index row; the JSON columns (metrics, tags, trial, directions) are
-    parsed when first read, so that listing 10,000 runs parses only what is shown.
+    parsed when first read, so that listing 10,000 runs parses only what is shown. A
+    listing's records hold the first `LISTED` columns; `full_row` (given by the index)
+    fetches the whole row when another column is first read.
     `version` numbers the structures of an experiment (v1 is the first set of classes per
     step it ran with); it is set when records are listed together. `files` reads the
     bundle itself, for what the index does not hold.
     """
 
-    __slots__ = ("_files", "_parsed", "_problem", "_row", "runs_dir", "version")
+    __slots__ = ("_files", "_full_row", "_parsed", "_problem", "_row", "runs_dir", "version")
 
-    def __init__(self, runs_dir: Path, row: tuple):
+    def __init__(self, runs_dir: Path, row: tuple, full_row: Callable[[str], tuple] | None = None):
         self.runs_dir = runs_dir
         self._row = row
+        self._full_row = full_row
         self._parsed: dict[str, Any] = {}
         self._problem: str | None = None
         self._files: BundleFiles | None = None
         self.version = ""
+
+    @property
+    def row(self) -> tuple:
+        """The whole index row (fetched on first use when the record holds the listed
+        columns only; then every column is of that fetch)."""
+        if len(self._row) < len(NAMES):
+            assert self._full_row is not None, "a partial row needs a way to the rest"
+            self._row = self._full_row(self._row[PATH_AT])
+            self._parsed.clear()
+        return self._row
 
     rel = _column("path")
     id = _column("id")
@@ -120,7 +143,7 @@ class RunRecord:
     @property
     def problem(self) -> str | None:
         """What is wrong with the bundle (a file missing or unreadable), if anything."""
-        return self._problem or self._row[NAMES.index("problem")]
+        return self._problem or self.row[_PROBLEM_AT]
 
     @problem.setter
     def problem(self, text: str | None) -> None:
