@@ -115,6 +115,7 @@ class Experiment:
         cache_root = Path(config.experiment["runs_dir"]) / ".cache" / "preprocess"
         self.cache = PreprocessCache(cache_root if cache else None)
         self.save = REGISTRY.build("save", config["save"])
+        self.fitting = False  # whether a fit has begun (a config error after it keeps the bundle)
 
     def say(self, line: str) -> None:
         """Tell the user, and keep it in log.txt."""
@@ -134,19 +135,19 @@ class Experiment:
                 with bundle_lock(self.bundle.path):
                     return self._run_locked()
             except ConfigError:
-                self._discard_untrained_bundle()
+                if not self.fitting:
+                    self._discard_bundle()
                 raise
         with bundle_lock(self.bundle.path):  # a second resume of the bundle stops here
             self._restore_history()
             self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
             return self._run_locked()
 
-    def _discard_untrained_bundle(self) -> None:
+    def _discard_bundle(self) -> None:
         """A config error that only the data could show (a preprocess step naming a column
-        an earlier step renamed): the error is the answer, as validate would give it, and
-        no bundle is left, unless training had left a checkpoint worth resuming from."""
-        if any((self.bundle.path / "artifacts").glob("*.ckpt")):
-            return
+        an earlier step renamed), before any fit: the error is the answer, as validate
+        would give it, and no bundle is left. (Once a fit has begun, a config error, such
+        as a GPU this machine lacks, is a failed run the bundle records.)"""
         shutil.rmtree(self.bundle.path, ignore_errors=True)
         self.bundle = None
 
@@ -287,6 +288,7 @@ class Experiment:
         return aggregate(per_fold)
 
     def _fit(self, dataset: Dataset, fold: str) -> dict[str, dict[str, float]]:
+        self.fitting = True
         self.tracking.fold = fold  # a fold's epochs are tracked under `epoch/fold-0/`
         prefix = f"{fold}/" if fold else ""
         if self.config.family == "torch":
