@@ -9,7 +9,8 @@ together:
 - `assemble`: the steps (model, weights, loss, optimizer, schedule, the train loop);
 - `loggers` and `callbacks`: the tracker and every callback of the fit;
 - `trainer`: Lightning's Trainer, the fit or its resumption from a last.ckpt, interruptions;
-- `batches`: the train and val batches;
+- `batches`: the train and val batches; `epochs`: a whole epoch in one Lightning step
+  where nothing watches single batches;
 - `evaluation`: every split evaluated with the best weights, the checkpoints kept.
 
 It knows nothing of the CLI, the config files or the bundle layout beyond the artifacts
@@ -30,6 +31,7 @@ from torch import nn
 from ednax.engine.lightning import assemble
 from ednax.engine.lightning.batches import fit_batches
 from ednax.engine.lightning.callbacks import EpochLines, EpochRecord, fit_callbacks
+from ednax.engine.lightning.epochs import one_step_epochs
 from ednax.engine.lightning.evaluation import PRETRAINED, TorchResult, result
 from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loggers import logger_arguments
@@ -116,7 +118,7 @@ def fit_torch(
         module = fit.module(loop, model, loss, batches=len(train))
         if resume_from is not None:
             log(f"resuming from {resume_from}")
-        run_fit(trainer, module, train, val, resume_from)
+        run_fit(trainer, module, one_step_epochs(train, trainer, module), val, resume_from)
         if not trainer.is_global_zero:
             return TorchResult.of_other_rank()
         return fit.result(module, record, trainer)

@@ -69,6 +69,11 @@ class TensorBatches:
     def __len__(self) -> int:
         return math.ceil(len(self.tensors[0]) / (self.batch_size * self.world_size))
 
+    @property
+    def device(self) -> torch.device:
+        """Where the batches are drawn: the device the tensors are on."""
+        return self.tensors[0].device
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         # A generator: Lightning calls iter() once just to check the object is iterable,
         # so the epoch's order is only drawn when the first batch is requested.
@@ -166,6 +171,11 @@ class TokenBatches:
 
     def __len__(self) -> int:
         return math.ceil(self.rows / (self.batch_size * self.world_size))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the batches are drawn: the device the token ids are on."""
+        return self._values.device
 
     def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
         epoch = self._next_epoch()  # drawn at the first batch, as TensorBatches does

@@ -8,24 +8,28 @@ so that `trainer.module: <name>` selects it.
 
 The built-in loop steps the optimizer itself (Lightning's manual optimization, with
 accumulation and clipping as Lightning's automatic optimization does them), which saves
-Lightning's optimizer closure on every step. A subclass that overrides `training_step` or
-another hook of automatic optimization keeps Lightning's automatic optimization, so a loss
-it returns is still the one minimised.
+Lightning's optimizer closure on every step. Where nothing watches single batches, its
+`training_step` is handed a whole epoch (`ednax.engine.lightning.epochs`) and runs the
+epoch's batches itself, which saves Lightning's per-batch loop too. A subclass that
+overrides `training_step` or another hook of automatic optimization keeps Lightning's
+automatic optimization, so a loss it returns is still the one minimised.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ednax.engine.lightning import ranks
+from ednax.engine.lightning.epochs import WholeEpoch
 
 _EPOCH_SCHEDULE_KEY = "ednax_epoch_schedule"
 # Overriding one of these keeps Lightning's automatic optimization (see the module docstring).
@@ -125,7 +129,16 @@ class EdnaxModule(pl.LightningModule):
             out = out.squeeze(1)
         return out
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        if isinstance(batch, WholeEpoch):
+            self._train_epoch(batch)
+            return None
+        epoch = _EpochSteps(self.trainer.num_training_batches, self.manual_backward)
+        return self._train_batch(batch, batch_idx, epoch)
+
+    def _train_batch(self, batch: Any, batch_idx: int, epoch: _EpochSteps) -> torch.Tensor:
+        """One batch's forward and loss, and its optimizer step when the module steps
+        the optimizer itself."""
         x, y = batch
         target = y
         if self.inputs is not None:
@@ -134,8 +147,21 @@ class EdnaxModule(pl.LightningModule):
         loss = self.loss_fn(out, target)
         self._outputs["train"].add(out, y, loss)
         if self._steps_optimizer:
-            self._optimize(loss, batch_idx)
+            self._optimize(loss, batch_idx, epoch)
         return loss
+
+    def _train_epoch(self, whole: WholeEpoch) -> None:
+        """Every batch of an epoch in one Lightning step (`ednax.engine.lightning.epochs`),
+        each converted to the trainer's precision as Lightning converts its batches; a
+        SIGTERM stops training after the batch it arrived in, as in Lightning's loop."""
+        trainer = self.trainer
+        convert = trainer.precision_plugin.convert_input
+        backward = _tensor_backward if whole.plain_backward else self.manual_backward
+        epoch = _EpochSteps(len(whole.batches), backward)
+        for batch_idx, batch in enumerate(whole.batches):
+            self._train_batch(convert(batch), batch_idx, epoch)
+            if trainer.received_sigterm:
+                raise SIGTERMException
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
@@ -226,7 +252,7 @@ class EdnaxModule(pl.LightningModule):
         """A batch as the model sees it outside training (deterministic preprocessing)."""
         return x if self.inputs is None else self.inputs.eval(x)
 
-    def _optimize(self, loss: torch.Tensor, batch_idx: int) -> None:
+    def _optimize(self, loss: torch.Tensor, batch_idx: int, epoch: _EpochSteps) -> None:
         """What Lightning's automatic optimization does: gradients of `accumulate_grad_batches`
         batches summed (each loss divided by their number), then one optimizer step, also
         after an epoch's last batch; per-batch schedules stepped after each optimizer step."""
@@ -234,10 +260,10 @@ class EdnaxModule(pl.LightningModule):
         batches = self.stepping.accumulate_grad_batches
         if batch_idx % batches == 0:
             optimizer.zero_grad()
-        last = batch_idx + 1 >= self.trainer.num_training_batches
+        last = batch_idx + 1 >= epoch.batches
         steps = (batch_idx + 1) % batches == 0 or last
         with self._gradient_sync(steps):
-            self.manual_backward(loss / batches if batches > 1 else loss)
+            epoch.backward(loss / batches if batches > 1 else loss)
         if steps:
             optimizer.step()
             scheduler = self.lr_schedulers()
@@ -274,6 +300,20 @@ class EdnaxModule(pl.LightningModule):
         value = self.epoch_scores.get(self.schedule.monitor)
         if value is not None and not math.isnan(value):  # no val this epoch: wait
             scheduler.step(value)
+
+
+@dataclass(frozen=True)
+class _EpochSteps:
+    """How the current epoch's batches are stepped: how many the epoch has, and the
+    backward (Lightning's `manual_backward`, or `loss.backward()` where that is all it
+    would do)."""
+
+    batches: int
+    backward: Callable[[torch.Tensor], None]
+
+
+def _tensor_backward(loss: torch.Tensor) -> None:
+    loss.backward()
 
 
 class EpochOutputs:
