@@ -5,7 +5,11 @@ sample-configs/iris-sklearn.yaml (load iris, split 60/20/20 stratified, standard
 fitted on train, random forest of 100 trees, accuracy and macro-F1 on every split, and the
 record a careful researcher keeps by hand: the fitted objects, metrics as JSON, the test
 predictions as csv) and `ednax run` on that config, each as a fresh process, alternating,
-and prints the median wall times and their ratio. Target: ratio <= 1.3.
+and prints the median wall and CPU times and their ratios. Target: wall ratio <= 1.15.
+
+Both sides run with Python's bytecode cache on (PYTHONDONTWRITEBYTECODE is dropped from
+their environment), as an installed package runs: the warm-up runs write it. Without it,
+every ednax module would be compiled from source on each run, a cost no user pays twice.
 
     python benchmarks/sklearn_overhead.py [--repeats 5]
 """
@@ -13,6 +17,8 @@ and prints the median wall times and their ratio. Target: ratio <= 1.3.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -22,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "sample-configs" / "iris-sklearn.yaml"
+TARGET = 1.15
 
 PLAIN = """
 import csv, json, os, pickle, sys
@@ -61,10 +68,16 @@ with open(os.path.join(out, "predictions.csv"), "w", newline="") as f:
 """
 
 
-def timed(cmd: list[str], cwd: str) -> float:
+def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one fresh process."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
 def main() -> None:
@@ -76,16 +89,25 @@ def main() -> None:
         script.write_text(PLAIN)
         plain_cmd = [sys.executable, str(script), str(Path(tmp) / "plain-run")]
         ednax_cmd = [sys.executable, "-m", "ednax", "run", str(CONFIG)]
-        timed(plain_cmd, tmp)  # warm the file cache for both
+        timed(plain_cmd, tmp)  # warm the file cache (and write the bytecode) for both
         timed(ednax_cmd, tmp)
         plain, ednax = [], []
         for _ in range(args.repeats):
             plain.append(timed(plain_cmd, tmp))
             ednax.append(timed(ednax_cmd, tmp))
-    p, e = statistics.median(plain), statistics.median(ednax)
-    print(f"plain scikit-learn script: {p:.3f} s (median of {args.repeats})")
-    print(f"ednax run iris-sklearn:    {e:.3f} s (median of {args.repeats})")
-    print(f"ratio ednax/plain: {e / p:.2f}x (target <= 1.30x)")
+    (p, p_cpu), (e, e_cpu) = _medians(plain), _medians(ednax)
+    print(f"plain scikit-learn script: {p:.3f} s, CPU {p_cpu:.3f} s (median of {args.repeats})")
+    print(f"ednax run iris-sklearn:    {e:.3f} s, CPU {e_cpu:.3f} s (median of {args.repeats})")
+    ratio = e / p
+    verdict = "met" if ratio <= TARGET else "MISSED"
+    print(f"ratio ednax/plain: {ratio:.2f}x (target <= {TARGET:.2f}x: {verdict})")
+    # On a machine other processes load, the wall ratio swings by 0.2x between runs; the
+    # CPU ratio, which leaves out time spent waiting, much less.
+    print(f"CPU ratio ednax/plain: {e_cpu / p_cpu:.2f}x; load average {os.getloadavg()[0]:.1f}")
+
+
+def _medians(times: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 if __name__ == "__main__":

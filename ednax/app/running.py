@@ -21,7 +21,6 @@ from ednax.errors import UsageError
 from ednax.runs.bundle import Bundle
 from ednax.runs.code import code_entries, drift, own_sources, recorded_code
 from ednax.runs.provenance import process_alive
-from ednax.runs.store import find_run
 
 if TYPE_CHECKING:  # the engine is imported when a run starts: validate stays light
     from ednax.engine.experiment import Experiment, RunResult
@@ -94,7 +93,7 @@ def rerun(
     with today's plugin modules (saying where they differ from the bundle's copy), or with
     `bundle_code` the bundle's copy of them (its code/)."""
     options = options or RunOptions()
-    bundle = Bundle.open(find_run(run_ref, Path(runs_dir)))
+    bundle = _find_bundle(run_ref, runs_dir)
     record = bundle.read_run()
     resolved = bundle_config(bundle, record, overrides, bundle_code=bundle_code)
     if is_other_rank():  # a DDP process Lightning started by running the command again
@@ -129,7 +128,7 @@ def resume(
 ) -> RunResult | None:
     """Continue an interrupted or failed run from its last checkpoint, into its bundle."""
     options = options or RunOptions()
-    bundle = Bundle.open(find_run(run_ref, Path(runs_dir)))
+    bundle = _find_bundle(run_ref, runs_dir)
     record = bundle.read_run()
     other_rank = is_other_rank()
     if not other_rank:  # rank 0 has already taken the bundle over
@@ -147,6 +146,14 @@ def resume(
     finally:
         if record.get("sweep"):  # a sweep's job: its sweep.json says how it ended too
             _tell_sweep(bundle, options)
+
+
+def _find_bundle(run_ref: str, runs_dir: str | Path) -> Bundle:
+    """The bundle a run id, prefix, path or `latest` names. The runs index (sqlite3) is
+    imported here, by the commands that look a run up, not by every run."""
+    from ednax.runs.store import find_run
+
+    return Bundle.open(find_run(run_ref, Path(runs_dir)))
 
 
 def _tell_sweep(bundle: Bundle, options: RunOptions) -> None:

@@ -169,9 +169,9 @@ class Experiment:
 
     def _run_recorded(self) -> RunResult:
         try:
-            with sigterm_raises():
+            with self._records_held(), sigterm_raises():
                 metrics = self._run_steps()
-            self.bundle.finish("completed", metrics=metrics)
+                self.bundle.finish("completed", metrics=metrics)
             link_latest(self.bundle.path)
         except KeyboardInterrupt:
             with signals_held():
@@ -187,6 +187,14 @@ class Experiment:
         except Exception as exc:
             return self._failed_by(exc)
         return RunResult(self.bundle, "completed", metrics, monitor=self._monitor())
+
+    def _records_held(self) -> contextlib.AbstractContextManager:
+        """An estimator run writes run.json when its data is loaded and when it ends, not
+        once more for every artifact (`Bundle.held`); a torch run records each checkpoint
+        and epoch summary as it goes, for a resume after a kill."""
+        if self.config.family == "torch":
+            return contextlib.nullcontext()
+        return self.bundle.held()
 
     def _failed_by(self, exc: Exception) -> RunResult:
         """A run stopped by an exception that is not an ednax error: pruned by a sweep, a
@@ -308,6 +316,7 @@ class Experiment:
         fingerprints = {**self.config.fingerprints(), "data": dataset.fingerprint}
         self.bundle.update(fingerprints=fingerprints, task=dataset.task)
         self.bundle.write_artifact_text("data_schema.json", _data_schema(dataset))
+        self.bundle.write_held()  # what the run fits on, recorded before the fit
         return dataset
 
     def _images_in_memory(self, dataset: Dataset) -> bool:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ednax.engine.metrics import build_metrics, predictions_csv, score
+from ednax.engine.predict import estimator_outputs
 from ednax.errors import ConfigError, Problem
 from ednax.registry import REGISTRY
 from ednax.steps.base import Dataset
@@ -30,12 +31,14 @@ def fit_estimator(
     why = f" (probabilities for {', '.join(needs)})" if needs and auto else ""
     experiment.say(f"model: {model_section['type']} -> {type(estimator).__name__}{why}")
     estimator.fit(train.X, train.y)
-    outputs = {name: _predict(estimator, split.X) for name, split in dataset.splits.items()}
+    outputs = {
+        name: estimator_outputs(estimator, split.X) for name, split in dataset.splits.items()
+    }
     trainer = REGISTRY.build("trainer", cfg["trainer"])
     if trainer.refit_on_train_val and "val" in dataset.splits:
         estimator = _refit_on_train_val(estimator, dataset)
         if "test" in dataset.splits:
-            outputs["test"] = _predict(estimator, dataset.splits["test"].X)
+            outputs["test"] = estimator_outputs(estimator, dataset.splits["test"].X)
     results = {name: score(metrics, dataset.splits[name].y, *outputs[name]) for name in outputs}
     _save(experiment, estimator, dataset, outputs.get("test"), prefix)
     for split, values in results.items():
@@ -64,11 +67,6 @@ def _check_probabilities(estimator: Any, needs: list[str], model_name: str) -> N
                 "(for svm: model.probability=true)",
             )
         )
-
-
-def _predict(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    proba = estimator.predict_proba(X) if hasattr(estimator, "predict_proba") else None
-    return estimator.predict(X), proba
 
 
 def _refit_on_train_val(estimator: Any, dataset: Dataset) -> Any:
