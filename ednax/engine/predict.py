@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import pickle
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -293,10 +294,13 @@ def estimator_outputs(estimator: Any, X: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _predicts_by_proba(estimator: Any) -> bool:
     """Whether `predict` is, by its definition, the class of highest `predict_proba`: a
-    scikit-learn forest classifier's (random forest, extra trees) is exactly that."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    forest_predict = RandomForestClassifier.predict  # ForestClassifier's, for both forests
+    scikit-learn forest classifier's (random forest, extra trees) is exactly that. A fitted
+    forest has imported its module: without it, nothing here is a forest (and importing
+    sklearn.ensemble would cost a tenth of a second)."""
+    forests = sys.modules.get("sklearn.ensemble._forest")
+    if forests is None:
+        return False
+    forest_predict = forests.ForestClassifier.predict  # for both forests
     return type(estimator).predict is forest_predict and getattr(estimator, "n_outputs_", 1) == 1
 
 
