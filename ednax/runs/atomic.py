@@ -43,9 +43,8 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     Values JSON has no type for are converted: numpy/torch scalars and arrays through their
     `tolist()`, sets to lists, anything else (paths, dates) to `str`.
     """
-    with open_atomic(path, "w") as handle:
-        json.dump(obj, handle, indent=2, sort_keys=False, default=_json_default)
-        handle.write("\n")
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default)
+    write_text(path, text + "\n")  # one write: json.dump writes each token on its own
 
 
 def write_yaml(path: str | os.PathLike[str], obj: Any) -> None:
