@@ -466,3 +466,35 @@ def test_a_storage_the_sweep_cannot_open_is_refused_before_any_folder(tmp_path):
     assert "'sqlite3:///x.db' is not a database URL" in typo.text
     assert "Traceback" not in missing.text + typo.text
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_trial_has_its_owner_from_the_moment_it_exists(tmp_path, monkeypatch):
+    """A process killed while asking (the trial created, its parameters being drawn)
+    leaves a trial whose dead owner the next sweep sees, so it is settled, not left
+    running for ever."""
+    import optuna
+
+    from ednax.sweep import optuna_study
+    from ednax.sweep.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    who = {**optuna_study.owner(), "pid": int(dead.stdout)}
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt  # the moment after the trial's row was written
+
+    monkeypatch.setattr(optuna.trial.Trial, "__init__", killed)
+    distributions = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    with pytest.raises(KeyboardInterrupt):
+        optuna_study.ask(study, storage, distributions, 1, 10, who)
+    monkeypatch.undo()
+
+    [trial] = study.get_trials()
+    assert trial.state.name == "RUNNING" and trial.user_attrs[optuna_study.OWNER_ATTR] == who
+    _, interrupted = optuna_study.settle_orphans(study, storage, tmp_path, ["val/x"])
+    assert interrupted == [trial.number]
+    assert optuna_study.counted(study) == 0

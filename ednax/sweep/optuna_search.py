@@ -209,7 +209,7 @@ class _Search:
                 return
             batch = min(self.settings["n_jobs"], remaining)
             trials, skipped = studies.ask(
-                self.study, distributions, batch, n_trials, studies.owner()
+                self.study, self.storage, distributions, batch, n_trials, studies.owner()
             )
             for trial in skipped:
                 print(skipped_line(trial.number, n_trials), flush=True)

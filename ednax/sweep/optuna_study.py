@@ -26,6 +26,7 @@ from typing import Any
 
 from ednax.runs.provenance import process_alive
 from ednax.sweep import bundles
+from ednax.sweep import storage as storage_module
 from ednax.sweep.outcome import Outcome
 from ednax.sweep.record import SweepRecord, clean_json, count_statuses, monitored_value
 from ednax.sweep.search_space import Param
@@ -33,7 +34,7 @@ from ednax.sweep.seeding import seeded_sampler
 from ednax.sweep.settings import build_pruner, plain_problem
 from ednax.sweep.storage import job_storage_url, open_storage
 
-OWNER_ATTR = "ednax_owner"
+OWNER_ATTR = storage_module.OWNER_ATTR
 RESULT_ATTR = "ednax"
 INTERRUPTED_ATTR = "ednax_interrupted"
 SKIPPED_ATTR = "ednax_skipped"
@@ -152,15 +153,25 @@ def _pid_scope() -> dict[str, str]:
 
 
 def ask(
-    study: Any, distributions: dict[str, Any], count: int, n_trials: int, who: dict[str, Any]
+    study: Any,
+    storage: Any,
+    distributions: dict[str, Any],
+    count: int,
+    n_trials: int,
+    who: dict[str, Any],
 ) -> tuple[list[Any], list[Any]]:
-    """`count` new trials owned by `who`, as (those that may run, those skipped: asked
-    beyond the budget because another worker on the study asked for the last ones at the
-    same moment, see `over_budget`)."""
+    """`count` new trials owned by `who` (written with each trial, `storage`), as (those
+    that may run, those skipped: asked beyond the budget because another worker on the
+    study asked for the last ones at the same moment, see `over_budget`)."""
     asked = []
     for _ in range(count):
-        trial = study.ask(distributions)
-        trial.set_user_attr(OWNER_ATTR, who)
+        storage.owner = who
+        try:
+            trial = study.ask(distributions)
+        finally:
+            storage.owner = None
+        if trial.user_attrs.get(OWNER_ATTR) != who:  # a storage ednax did not open
+            trial.set_user_attr(OWNER_ATTR, who)
         asked.append(trial)
     excess = set(over_budget(study, [t.number for t in asked], n_trials))
     for trial in asked:

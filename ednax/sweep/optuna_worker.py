@@ -53,7 +53,7 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
         say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
         if not _budget_left(study, settings) or _past(deadline):
             break
-        trials, skipped = studies.ask(study, distributions, 1, settings["n_trials"], who)
+        trials, skipped = studies.ask(study, storage, distributions, 1, settings["n_trials"], who)
         for trial in skipped:
             say(skipped_line(trial.number, settings["n_trials"]))
         for trial in trials:

@@ -11,6 +11,7 @@ through an interpolation (`${oc.env:OPTUNA_STORAGE}`) never reaches a file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ SQLITE_TIMEOUT_S = 60
 SQLITE_SYNC = "OFF"
 # Workers started together on a new storage race to create its tables; the losers retry.
 CREATE_RETRY_S = 60
+OWNER_ATTR = "ednax_owner"  # a trial's user attribute: the process that asked for it
 
 _STORAGES: dict[str, Any] = {}
 
@@ -80,18 +82,39 @@ def _create_storage(url: str, options: dict[str, Any]) -> Any:
     checks for each table, then creates it, and stamps the schema version, so two sweeps
     started together on a new database can fail with "table already exists" or a unique
     constraint; a moment later the tables are there and the next attempt just opens them."""
-    import optuna
 
     deadline = time.monotonic() + CREATE_RETRY_S
     while True:
         try:
-            return optuna.storages.RDBStorage(url, **options)
+            return _owning_storage_class()(url, **options)
         except ImportError:
             raise _missing_driver_error(url) from None
         except Exception as exc:
             if not _creation_race(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(0.1 + random.random() * 0.4)
+
+
+@functools.cache
+def _owning_storage_class() -> type:
+    """Optuna's RDB storage, creating each new trial with its owner (`owner`, set by
+    whoever asks) in the same transaction: a process killed a moment after asking leaves
+    no trial without an owner, which nobody could tell from a live one. Optuna's cached
+    storage creates trials through `_create_new_trial`, so that is where it goes in."""
+    import optuna
+    from optuna.trial import TrialState
+
+    class OwningStorage(optuna.storages.RDBStorage):
+        owner: dict[str, Any] | None = None
+
+        def _create_new_trial(self, study_id: int, template_trial: Any = None) -> Any:
+            if template_trial is None and self.owner is not None:
+                template_trial = optuna.trial.create_trial(
+                    state=TrialState.RUNNING, user_attrs={OWNER_ATTR: self.owner}
+                )
+            return super()._create_new_trial(study_id, template_trial)
+
+    return OwningStorage
 
 
 def _missing_driver_error(url: str) -> Exception:
