@@ -23,15 +23,7 @@ from ednax.runs.provenance import collect_env, git_state
 FIXED_TIME = time.mktime((2026, 11, 25, 8, 30, 0, 0, 0, -1))
 
 
-@pytest.fixture(autouse=True)
-def isolated_git(monkeypatch, tmp_path):
-    """Keep git from seeing the user's config or any repository above tmp_path."""
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 def start_args(cwd: Path, **changes):

@@ -4,7 +4,6 @@ data recorded before it, nothing lost when the run fails; git provenance in one 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -134,14 +133,8 @@ def test_a_forest_predicts_the_class_of_its_highest_probability_as_its_predict_d
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch) -> Path:
+def repo(tmp_path, isolated_git) -> Path:
     """A repository of one commit, out of reach of the user's git config."""
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
     path = tmp_path / "repo"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
