@@ -232,3 +232,19 @@ def isolated_git(monkeypatch, tmp_path):
     for role in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """`git ARGS` in `cwd` (checked); its output."""
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def make_repo(path: Path) -> Path:
+    """A repository of one commit (train.py) at `path`."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "train.py").write_text("lr = 0.1\n")
+    git(path, "add", "train.py")
+    git(path, "commit", "-q", "-m", "first")
+    return path

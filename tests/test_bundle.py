@@ -19,6 +19,7 @@ import yaml
 from ednax.runs import atomic, bundle, trust
 from ednax.runs.bundle import STATUSES, Bundle, new_run_id
 from ednax.runs.provenance import collect_env, git_state
+from tests.conftest import git, make_repo
 
 FIXED_TIME = time.mktime((2026, 11, 25, 8, 30, 0, 0, 0, -1))
 
@@ -40,19 +41,6 @@ def start_args(cwd: Path, **changes):
     )
     args.update(changes)
     return args
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "train.py").write_text("lr = 0.1\n")
-    git(path, "add", "train.py")
-    git(path, "commit", "-q", "-m", "first")
-    return path
 
 
 def entries(directory: Path) -> list[str]:

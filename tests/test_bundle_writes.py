@@ -4,7 +4,6 @@ data recorded before it, nothing lost when the run fails; git provenance in one 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from ednax.engine.predict import estimator_outputs
 from ednax.runs import atomic
 from ednax.runs.bundle import Bundle
 from ednax.runs.provenance import git_state
+from tests.conftest import git, make_repo
 
 from .conftest import SAMPLES
 
@@ -135,18 +135,7 @@ def test_a_forest_predicts_the_class_of_its_highest_probability_as_its_predict_d
 @pytest.fixture
 def repo(tmp_path, isolated_git) -> Path:
     """A repository of one commit, out of reach of the user's git config."""
-    path = tmp_path / "repo"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main")
-    (path / "train.py").write_text("lr = 0.1\n")
-    git(path, "add", "train.py")
-    git(path, "commit", "-q", "-m", "first")
-    return path
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
-    return done.stdout.strip()
+    return make_repo(tmp_path / "repo")
 
 
 def test_a_detached_head_has_its_commit_and_no_branch(repo):
