@@ -58,7 +58,7 @@ from ednax.sweep.hydra_run import quote
 from ednax.sweep.optuna_worker import say_settled, skipped_line
 from ednax.sweep.outcome import INTERRUPTED
 from ednax.sweep.plots import param_importances, write_plots
-from ednax.sweep.record import SweepRecord, count_statuses, launcher_message, now
+from ednax.sweep.record import SweepRecord, launcher_message, now
 from ednax.sweep.search_space import Param
 from ednax.sweep.storage import open_storage, storage_url
 
@@ -186,7 +186,7 @@ class _Search:
         self._launch(jobs, len(self.study.get_trials(deepcopy=False)))
         short = studies.counted(self.study) < self.settings["n_trials"]
         if short and deadline is not None and time.time() >= deadline:
-            print(f"timeout: {timeout:g} s passed, no new trials", flush=True)
+            _say_timeout(timeout)
 
     def _run_batches(self) -> None:
         """Batches of n_jobs trials, a job each (launchers that submit a job per trial to
@@ -205,7 +205,7 @@ class _Search:
             if remaining <= 0:
                 return
             if deadline is not None and time.monotonic() >= deadline:
-                print(f"timeout: {self.settings['timeout']:g} s passed, no new trials", flush=True)
+                _say_timeout(self.settings["timeout"])
                 return
             batch = min(self.settings["n_jobs"], remaining)
             trials, skipped = studies.ask(
@@ -281,8 +281,7 @@ class _Search:
         self.worker["status"] = worker_status
 
         def change(data: dict[str, Any]) -> None:
-            jobs = studies.job_entries(self.study, self.multi)
-            data.update(jobs=jobs, counts=count_statuses(jobs), **(final() if final else {}))
+            data.update(studies.trial_fields(self.study, self.multi), **(final() if final else {}))
             if worker_status != "running":
                 self.worker["ended_at"] = now()
             data["workers"] = _workers(data.get("workers") or [], self.worker)
@@ -348,6 +347,10 @@ def _job_error(job_return: Any) -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _say_timeout(timeout: float) -> None:
+    print(f"timeout: {timeout:g} s passed, no new trials", flush=True)
 
 
 def _deadline(timeout: float | None) -> float | None:

@@ -357,12 +357,13 @@ def job_entries(study: Any, multi: bool) -> list[dict[str, Any]]:
 
 def record_trials(record: SweepRecord, study: Any, multi: bool) -> None:
     """sweep.json's jobs rebuilt from the study (the study is the truth), under its lock."""
+    record.update(lambda data: data.update(trial_fields(study, multi)))
 
-    def change(data: dict[str, Any]) -> None:
-        jobs = job_entries(study, multi)
-        data.update(jobs=jobs, counts=count_statuses(jobs))
 
-    record.update(change)
+def trial_fields(study: Any, multi: bool) -> dict[str, Any]:
+    """sweep.json's `jobs` (every trial of the study) and their `counts`."""
+    jobs = job_entries(study, multi)
+    return {"jobs": jobs, "counts": count_statuses(jobs)}
 
 
 def record_resumed(study: Any, number: int, outcome: Outcome, objectives: list[str]) -> None:
