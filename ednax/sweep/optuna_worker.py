@@ -13,7 +13,9 @@ The workers share the study through its storage as separate sweeps do (`optuna_s
 trial numbers come from the storage, the budget is decided by number (`over_budget`), and
 a trial records its worker as owner, with the sweep's pid, so that the sweep settles the
 trials of a worker that died and a worker in a child process ends with the sweep
-(`lifeline`).
+(`lifeline`). The workers of one sweep count and ask under the sweep record's lock, so
+they never ask beyond the budget between them; only sweeps beside each other on one study
+can, and the trial asked last is then skipped.
 """
 
 from __future__ import annotations
@@ -51,9 +53,14 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
     while True:
         # another sweep of this host on the study may have been killed meanwhile
         say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
-        if not _budget_left(study, settings) or _past(deadline):
-            break
-        trials, skipped = studies.ask(study, storage, distributions, 1, settings["n_trials"], who)
+        # one worker of this sweep at a time counts and asks, so that two of them never
+        # both ask for the last trial; a sweep beside this one on the study still may
+        with record.locked():
+            if not _budget_left(study, settings) or _past(deadline):
+                break
+            trials, skipped = studies.ask(
+                study, storage, distributions, 1, settings["n_trials"], who
+            )
         for trial in skipped:
             say(skipped_line(trial.number, settings["n_trials"]))
         for trial in trials:
