@@ -308,15 +308,14 @@ def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tup
     """(ids, X) of a csv, or of a .parquet file or folder of them, to predict on, checked
     against the training schema: every problem (missing, extra, non-numeric, unseen
     category) reported at once."""
-    import pandas as pd
-
+    from ednax.steps.csv_columns import read_csv
     from ednax.steps.data_sources import PARQUET_SUFFIX, read_parquet
 
     if path.suffix == PARQUET_SUFFIX or path.is_dir():
         return check_frame(read_parquet(path), schema, id_column, str(path))
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"input file not found: {path}")
-    return check_frame(pd.read_csv(path), schema, id_column, str(path))
+    return check_frame(read_csv(path, "source", UsageError), schema, id_column, str(path))
 
 
 def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what: str) -> tuple:
@@ -332,6 +331,8 @@ def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what:
         raise UsageError(
             f"{what} does not match what the model was trained on:\n  " + "\n  ".join(problems)
         )
+    if not len(frame):
+        raise UsageError(f"{what} holds no rows to predict")
     features = [f["name"] for f in schema["features"]]
     ids = frame[id_column].tolist() if id_column else list(range(len(frame)))
     categorical = [f["name"] for f in schema["features"] if f["kind"] == "categorical"]

@@ -52,9 +52,9 @@ def _folder_images(folder: Path) -> tuple[list[str], list[Path]]:
 
 
 def _csv_images(path: Path, column: str) -> tuple[list[str], list[Path]]:
-    import pandas as pd
+    from ednax.steps.csv_columns import read_csv
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_csv(path, "source", UsageError, dtype=str, keep_default_na=False)
     if column not in frame.columns:
         raise UsageError(
             f"{path} has no column '{column}' of image paths (its columns: "

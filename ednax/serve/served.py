@@ -108,8 +108,6 @@ class ServedRun:
             with self._model_call():
                 return self.loaded.predictions(frame, id_column)
         ids, X = check_frame(frame, self.schema, id_column, what)
-        if not ids:
-            raise UsageError(f"{what} holds no rows to predict")
         return self.predict_checked(ids, X)
 
     def predict_checked(self, ids: list[Any], X: np.ndarray) -> Predictions:

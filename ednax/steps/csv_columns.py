@@ -35,6 +35,7 @@ MAX_DISTINCT_SHARE = 0.5
 MAX_DISTINCT_TEXT = 20
 ROWS_HINT = "data rows count from 1 after the header"
 FILE_HINT = "a csv file holds a header row naming the columns, then one row per example"
+UTF8_HINT = "save the file as UTF-8 (in Python: open(path, 'w', encoding='utf-8'))"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ def read_csv(
     error: type,
     nrows: int | None = None,
     usecols: list[str] | None = None,
+    **options: Any,
 ) -> Any:
+    """A CSV file as pandas reads it (`options` go to `pd.read_csv`); a missing, empty or
+    unreadable file is an `error` at `key` that says which and why."""
     import pandas as pd
 
     def fail(message: str, hint: str | None = None) -> Exception:
@@ -114,10 +118,14 @@ def read_csv(
         reason = "is a directory, not a file" if path.is_dir() else "not found"
         raise fail(f"CSV file {reason}: {path}")
     try:
-        return pd.read_csv(path, nrows=nrows, usecols=usecols)
+        return pd.read_csv(path, nrows=nrows, usecols=usecols, **options)
     except pd.errors.EmptyDataError:
         raise fail(f"the CSV file is empty: {path}", FILE_HINT) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise fail(
+            f"{path} is not UTF-8: {exc.reason} (byte 0x{exc.object[exc.start]:02x})", UTF8_HINT
+        ) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         raise fail(f"cannot read {path} as CSV: {exc}") from exc
 
 

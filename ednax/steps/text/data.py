@@ -25,6 +25,7 @@ from ednax.errors import ConfigError, Problem, UsageError, did_you_mean
 from ednax.steps.base import Dataset, Step
 from ednax.steps.csv_columns import (
     ROWS_HINT,
+    UTF8_HINT,
     absolute,
     check_classes,
     check_target_filled,
@@ -46,7 +47,6 @@ _MISSING = [
     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ]  # fmt: skip
 FOLDER_HINT = "data.path is a folder with one folder per class, each holding one .txt file per text"
-UTF8_HINT = "save the file as UTF-8 (in Python: open(path, 'w', encoding='utf-8'))"
 
 
 @dataclass
