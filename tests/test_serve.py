@@ -520,6 +520,7 @@ def test_a_refused_pickle_is_predicts_usage_error_before_anything_listens(
         load(bundles["estimator"]).predict_csv(NEW_ROWS)
     assert refused.proc.wait(120) == 2
     assert f"usage error: {predict_error.value.render()}\n" in refused.output
+    assert f"ednax serve --trust {bundles['estimator']}" in refused.output
     assert "serving" not in refused.output
 
 

@@ -144,8 +144,9 @@ class Predictor:
             f"refusing to unpickle {path}: it is {reason}. Unpickling a file runs whatever "
             f"code it holds.\n    This user's secret is {signatures.secret_path()}. If you "
             "know where this bundle came from and trust whoever wrote it, load it "
-            f"deliberately: ednax predict --trust {self.bundle.path} ... "
-            "(Python: ednax.load(run, trust=True)); see docs/security.md"
+            f"deliberately: ednax predict --trust {self.bundle.path} ... (to serve it: "
+            f"ednax serve --trust {self.bundle.path}; in Python: ednax.load(run, "
+            "trust=True)); see docs/security.md"
         )
 
     def predict(self, X: np.ndarray, ids: list[Any]) -> Predictions:
