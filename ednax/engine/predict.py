@@ -314,8 +314,6 @@ def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tup
 
     if path.suffix == PARQUET_SUFFIX or path.is_dir():
         return check_frame(read_parquet(path), schema, id_column, str(path))
-    if not path.exists():
-        raise UsageError(f"input file not found: {path}")
     return check_frame(read_csv(path, "source", UsageError), schema, id_column, str(path))
 
 
