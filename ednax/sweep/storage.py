@@ -62,7 +62,7 @@ def open_storage(url: str, *, existing: bool = False) -> Any:
     }
     if url.startswith("sqlite"):
         options["engine_kwargs"] = {"creator": _sqlite_opener(url)}
-    storage = _create_storage(url, options)
+    storage = _cached(_create_storage(url, options))
     _STORAGES[url] = storage
     return storage
 
@@ -115,6 +115,58 @@ def _owning_storage_class() -> type:
             return super()._create_new_trial(study_id, template_trial)
 
     return OwningStorage
+
+
+def _cached(backend: Any) -> Any:
+    """`backend` behind Optuna's trial cache, made cheap per epoch (`_trial_cache_class`);
+    the plain RDB storage, which Optuna wraps itself, where that cache is not there."""
+    cache = _trial_cache_class()
+    return backend if cache is None else cache(backend)
+
+
+@functools.cache
+def _trial_cache_class() -> type | None:
+    """Optuna's cache of an RDB storage (what `optuna.load_study` wraps an RDB storage
+    in), reading what a pruner asks for every epoch with one small query each: Optuna's
+    cache reads a running trial's system attributes, and a study's id by its name, by a
+    full read of the trial (seven queries) and a query. Hyperband asks for both at every
+    report, a few milliseconds an epoch. The cache is Optuna's private class; without it
+    the storage is returned as it is."""
+    try:
+        from optuna.storages._cached_storage import _CachedStorage
+    except ImportError:
+        return None
+
+    class TrialCache(_CachedStorage):
+        def __init__(self, backend: Any) -> None:
+            super().__init__(backend)
+            self._study_ids: dict[str, int] = {}
+
+        @property
+        def owner(self) -> dict[str, Any] | None:  # see OwningStorage
+            return self._backend.owner
+
+        @owner.setter
+        def owner(self, value: dict[str, Any] | None) -> None:
+            self._backend.owner = value
+
+        def get_trial_system_attrs(self, trial_id: int) -> dict[str, Any]:
+            with self._lock:
+                finished = self._get_cached_trial(trial_id)
+            if finished is not None:
+                return finished.system_attrs
+            return self._backend.get_trial_system_attrs(trial_id)
+
+        def get_study_id_from_name(self, study_name: str) -> int:
+            if study_name not in self._study_ids:
+                self._study_ids[study_name] = self._backend.get_study_id_from_name(study_name)
+            return self._study_ids[study_name]
+
+        def delete_study(self, study_id: int) -> None:
+            self._study_ids = {n: i for n, i in self._study_ids.items() if i != study_id}
+            super().delete_study(study_id)
+
+    return TrialCache
 
 
 def _missing_driver_error(url: str) -> Exception:
