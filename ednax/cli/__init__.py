@@ -15,6 +15,7 @@ from ednax.cli import (
     schema_cmd,
     serve_cmd,
 )
+from ednax.cli.exit import leave
 
 app = typer.Typer(
     name="ednax",
@@ -37,4 +38,8 @@ export_cmd.register(app)
 
 
 def entry() -> None:
-    app(prog_name="ednax")
+    try:
+        app(prog_name="ednax")
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)
