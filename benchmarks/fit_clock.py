@@ -21,7 +21,8 @@ from ednax.registry import register
 
 @register("callback", "bench_clock")
 class BenchClock(Callback):
-    """Appends each fit's start and end (seconds since the epoch) to a JSON-lines file.
+    """Appends each fit's start and end (seconds since the epoch) to a JSON-lines file; a
+    fit that ends by an exception (a pruned trial's) is stamped when Lightning handles it.
 
     Parameters
     ----------
@@ -37,6 +38,12 @@ class BenchClock(Callback):
         self.started = time.time()
 
     def on_fit_end(self, trainer, pl_module):
+        self._stamp()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._stamp()
+
+    def _stamp(self):
         line = {"pid": os.getpid(), "start": self.started, "end": time.time()}
         with Path(self.stamps).open("a") as handle:
             handle.write(json.dumps(line) + "\\n")
