@@ -55,3 +55,15 @@ def test_the_command_exits_with_its_status(tmp_path):
     )
     assert proc.returncode == 2
     assert "config file not found" in proc.stderr
+
+
+def test_a_profiler_still_writes_its_results(tmp_path):
+    out = tmp_path / "profile.out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "ednax", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert out.stat().st_size > 0

@@ -7,7 +7,7 @@ many a trial's training. Everything a command writes is written and closed befor
 returns, so once the output is flushed, the atexit handlers have run (logging's flush,
 multiprocessing's children, MLflow's queue) and no other thread is working, nothing is
 left for finalization to do that anyone could see. Where a thread other than the main one
-is still running, the process exits the usual way, which waits for it.
+is still running, or a profiler or tracer watches, the process exits the usual way.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import threading
 def leave(code: object) -> None:
     """Exit with `code` (a SystemExit's: None, a number or a message)."""
     status = _status(code)
-    if _others_running() or not hasattr(atexit, "_run_exitfuncs"):
+    if _others_running() or _observed() or not hasattr(atexit, "_run_exitfuncs"):
         sys.exit(status)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
@@ -38,6 +38,12 @@ def _status(code: object) -> int:
         return code
     print(code, file=sys.stderr)
     return 1
+
+
+def _observed() -> bool:
+    """A profiler, tracer or debugger (cProfile, coverage, pdb) writes what it saw after
+    the program ends: the usual exit leaves it the time to."""
+    return sys.getprofile() is not None or sys.gettrace() is not None
 
 
 def _others_running() -> bool:
