@@ -9,6 +9,7 @@ indices 0..k-1 and `Dataset.classes` the original labels as plain python values.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Hashable
 from typing import Any, Literal
@@ -89,7 +90,8 @@ class SklearnToy(Step):
     def load(self) -> Dataset:
         check_fractions(self.val, self.test)
         bunch = _load_toy(self.dataset)
-        X = np.asarray(bunch.data, dtype=np.float64).reshape(len(bunch.data), -1)
+        # copies: the bunch is kept for the next trial of a sweep worker
+        X = np.array(bunch.data, dtype=np.float64).reshape(len(bunch.data), -1)
         task = "regression" if self.dataset in _REGRESSION_TOYS else "classification"
         if task == "classification":
             names = getattr(bunch, "target_names", None)
@@ -97,7 +99,7 @@ class SklearnToy(Step):
             if names is not None:
                 classes = [plain(names[int(c)]) for c in classes]
         else:
-            y, classes = np.asarray(bunch.target, dtype=np.float64), None
+            y, classes = np.array(bunch.target, dtype=np.float64), None
         fingerprint = array_fingerprint(X, y, {"source": "sklearn_toy", "dataset": self.dataset})
         return Dataset(
             splits=split_rows(X, y, task, self),
@@ -487,6 +489,7 @@ class Synthetic(Step):
             ) from exc
 
 
+@functools.cache  # shipped with scikit-learn: the same in every trial of a process
 def _load_toy(name: str) -> Any:
     from sklearn import datasets
 
