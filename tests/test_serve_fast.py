@@ -173,3 +173,49 @@ def test_a_numeric_runs_input_errors_are_predicts_messages(server, bundles, fold
     assert json.loads(text.text)["error"].endswith(
         "column 'sepal width (cm)' must be numeric; row 0 holds 'x'"
     )
+
+
+TREE_PLUGIN = """\
+from ednax.registry import register
+
+
+@register("model", "one_tree", family="sklearn")
+class OneTree:
+    \"\"\"One decision tree: one output, no n_jobs.
+
+    Parameters
+    ----------
+    max_depth : int
+        How deep it grows.
+    \"\"\"
+
+    def __init__(self, max_depth: int = 3):
+        self.max_depth = max_depth
+
+    def build(self, task):
+        from sklearn.tree import DecisionTreeClassifier
+
+        return DecisionTreeClassifier(max_depth=self.max_depth, random_state=0)
+"""
+TREE_CONFIG = """\
+imports: [one_tree]
+experiment: {name: one-tree, seed: 0}
+data: {type: sklearn_toy, dataset: iris, val: 0.2, test: 0.2}
+model: {type: one_tree}
+"""
+
+
+def test_a_model_that_is_no_forest_is_served_as_predict_predicts(folder):
+    """A single tree has one output and no `n_jobs`: its rows go through the array path
+    of the transformers and the model's own predict (it was an internal error)."""
+    project = folder / "one-tree"
+    write(project / "one_tree.py", TREE_PLUGIN)
+    write(project / "cfg.yaml", TREE_CONFIG)
+    bundle = bundle_of(run_cli("run", "cfg.yaml", cwd=project), project)
+    run = served(bundle)
+    assert run._arrays is not None and run._arrays.forest is None
+    X = some_rows(len(run.features))
+    want = run.predictor.predict(X, list(range(len(X))))
+    got = run._arrays.predict(X, list(range(len(X))))
+    assert np.array_equal(got.values, want.values)
+    assert np.array_equal(got.proba, want.proba)

@@ -158,7 +158,8 @@ def forest_call(estimator: Any) -> Callable[[np.ndarray], Outputs | None] | None
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     kind = type(estimator)
-    if getattr(estimator, "n_outputs_", None) != 1 or effective_n_jobs(estimator.n_jobs) != 1:
+    jobs = getattr(estimator, "n_jobs", None)  # a boosted model or a single tree has none
+    if getattr(estimator, "n_outputs_", None) != 1 or effective_n_jobs(jobs) != 1:
         return None
     if (
         kind.predict is RandomForestClassifier.predict
