@@ -56,18 +56,20 @@ def load(
     fold: str | None = None,
     *,
     trust: bool = False,
+    bundle_code: bool = False,
 ) -> LoadedRun:
     """A finished run, ready to `predict(rows)` exactly as `ednax predict` does. `run` is a
     bundle path, a run id (or unique prefix), `latest` or `EXPERIMENT/latest`.
 
     Its pickles are loaded only if this user's ednax signed them (docs/security.md);
     `trust=True` loads those of a bundle from elsewhere, with a warning, once you know
-    where it came from (their sha256 is still checked)."""
+    where it came from (their sha256 is still checked). `bundle_code=True` imports the
+    bundle's copy of its own plugin modules (code/) instead of today's."""
     import warnings
 
     from ednax.app.predicting import load as load_run
 
-    loaded = load_run(run, runs_dir, fold, trust=trust)
+    loaded = load_run(run, runs_dir, fold, trust=trust, bundle_code=bundle_code)
     if loaded.trusted_warning:
         warnings.warn(loaded.trusted_warning, UserWarning, stacklevel=2)
     return loaded

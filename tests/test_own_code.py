@@ -160,3 +160,18 @@ def test_a_rerun_of_a_rerun_finds_the_first_runs_plugin_folder(tmp_path: Path):
     write(second / "run.json", json.dumps({"config_file": str(first / "config.yaml")}))
     record = {"config_file": str(second / "config.yaml")}
     assert plugin_dirs(record) == [second, first, tmp_path]
+
+
+def test_predict_with_the_bundles_copy_of_code_that_is_gone_today(workdir: Path):
+    _project(workdir, depth=2)
+    first = bundle_of(_run("run", "cfg.yaml", cwd=workdir), workdir)
+    before = _run("predict", first.name, "data:test", cwd=workdir).out
+    (workdir / "stump_plugin.py").unlink()  # the project moved on
+    (workdir / "stump_depth.py").unlink()
+
+    today = run_cli("predict", first.name, "data:test", cwd=workdir)
+    assert today.code == 2, today.text
+    assert "stump_plugin" in today.err and "--bundle-code" in today.err
+
+    again = _run("predict", first.name, "data:test", "--bundle-code", cwd=workdir)
+    assert again.out == before

@@ -16,6 +16,7 @@ from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, UsageError
 from ednax.registry import REGISTRY
 from ednax.runs.bundle import Bundle
+from ednax.runs.code import CODE_DIR, recorded_code
 from ednax.runs.store import find_run
 
 
@@ -24,14 +25,24 @@ class LoadedRun:
 
     Its pickles are unpickled only if this user's ednax signed them, unless `trust` (the
     user vouches for the bundle: `trusted_warning` says so); their sha256 is always checked.
+    Its plugin modules are today's, beside the config it was run from; with `bundle_code`,
+    the bundle's own copy of them (code/).
     """
 
-    def __init__(self, bundle: Bundle, fold: str | None = None, *, trust: bool = False):
+    def __init__(
+        self,
+        bundle: Bundle,
+        fold: str | None = None,
+        *,
+        trust: bool = False,
+        bundle_code: bool = False,
+    ):
         self.bundle = bundle
         self.trust = trust
+        self.bundle_code = bundle_code
         self.record = bundle.read_run()
         self.config = yaml.safe_load((bundle.path / "config.yaml").read_text())
-        _import_plugins(bundle, self.record, self.config)
+        _import_plugins(bundle, self.record, self.config, bundle_code)
         family = self.record.get("family", "sklearn")
         fold_name = _fold(self.config, fold)
         self.predictor = Predictor(bundle, self.config, family, fold_name, trust=trust)
@@ -87,7 +98,7 @@ class LoadedRun:
         """The run's own data step loaded again, and one of its splits predicted."""
         from ednax.app.running import bundle_config
 
-        resolved = bundle_config(self.bundle, self.record)
+        resolved = bundle_config(self.bundle, self.record, bundle_code=self.bundle_code)
         dataset = REGISTRY.build("data", resolved["data"]).load()
         if split not in dataset.splits:
             raise UsageError(f"data:{split}: the run's data has splits {sorted(dataset.splits)}")
@@ -146,10 +157,13 @@ def load(
     fold: str | None = None,
     *,
     trust: bool = False,
+    bundle_code: bool = False,
 ) -> LoadedRun:
     """A run by bundle path, id (or unique prefix), `latest` or `EXPERIMENT/latest`;
-    `trust` loads pickles this user's ednax did not sign (docs/security.md)."""
-    return LoadedRun(Bundle.open(find_run(str(run), Path(runs_dir))), fold, trust=trust)
+    `trust` loads pickles this user's ednax did not sign (docs/security.md); `bundle_code`
+    imports the bundle's copy of its plugin modules instead of today's."""
+    bundle = Bundle.open(find_run(str(run), Path(runs_dir)))
+    return LoadedRun(bundle, fold, trust=trust, bundle_code=bundle_code)
 
 
 def _frame(rows: Any) -> Any:
@@ -167,14 +181,24 @@ def _frame(rows: Any) -> Any:
     )
 
 
-def _import_plugins(bundle: Bundle, record: dict, config: dict) -> None:
-    """The original config's `imports:` (they live beside it), for classes they register."""
+def _import_plugins(bundle: Bundle, record: dict, config: dict, bundle_code: bool) -> None:
+    """The original config's `imports:` (they live beside it; with `bundle_code`, the
+    bundle's copy of them first), for classes they register."""
+
+    kept = not bundle_code and bool(recorded_code(record)) and (bundle.path / CODE_DIR).is_dir()
 
     def locate(message: str, path: str, hint: str | None) -> Problem:
+        if kept and message.startswith("cannot import"):
+            hint = (
+                f"{hint}; or use the bundle's copy of it (code/): --bundle-code"
+                if hint
+                else "use the bundle's copy of it (code/): --bundle-code"
+            )
         return Problem(message, path=path, file=str(bundle.path / "config.yaml"), hint=hint)
 
     names = list(config.get("imports") or [])
-    import_plugins(names, folders=plugin_dirs(record), registry=REGISTRY, locate=locate)
+    folders = plugin_dirs(record, bundle.path if bundle_code else None)
+    import_plugins(names, folders=folders, registry=REGISTRY, locate=locate)
 
 
 def _fold(config: dict, fold: str | None) -> str:

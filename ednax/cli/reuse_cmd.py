@@ -36,13 +36,18 @@ def predict(
         "bundle from a colleague): only for a bundle whose origin you know; see "
         "docs/security.md",
     ),
+    bundle_code: bool = typer.Option(
+        False,
+        "--bundle-code",
+        help="import the bundle's copy of its own plugin modules (code/) instead of today's",
+    ),
     runs_dir: Path = RUNS_DIR,
     debug: bool = DEBUG,
 ) -> int:
     """Predict with a run's fitted preprocessing and model (estimator or best checkpoint)."""
     from ednax.app.predicting import load
 
-    loaded = load(run, runs_dir, fold, trust=trust)
+    loaded = load(run, runs_dir, fold, trust=trust, bundle_code=bundle_code)
     if loaded.trusted_warning:
         console(stderr=True).print(f"warning: {loaded.trusted_warning}", markup=False)
     if source.startswith("data:"):

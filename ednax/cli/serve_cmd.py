@@ -31,6 +31,11 @@ def serve(
         "`ednax predict --trust` does: only for a bundle whose origin you know; see "
         "docs/security.md",
     ),
+    bundle_code: bool = typer.Option(
+        False,
+        "--bundle-code",
+        help="import the bundle's copy of its own plugin modules (code/) instead of today's",
+    ),
     runs_dir: Path = RUNS_DIR,
     max_body_mb: float = typer.Option(
         16.0, "--max-body-mb", help="the largest request body taken, in MiB (413 beyond)"
@@ -48,7 +53,7 @@ def serve(
     from ednax.serve.served import ServedRun
     from ednax.serve.server import listen, run_server, url_of
 
-    served = ServedRun.load(run, runs_dir, fold, trust=trust)
+    served = ServedRun.load(run, runs_dir, fold, trust=trust, bundle_code=bundle_code)
     if served.is_image:
         _installed("python_multipart")  # image files come as multipart forms
     if served.loaded.trusted_warning:

@@ -63,11 +63,17 @@ class ServedRun:
 
     @classmethod
     def load(
-        cls, run: str | Path, runs_dir: str | Path, fold: str | None, *, trust: bool
+        cls,
+        run: str | Path,
+        runs_dir: str | Path,
+        fold: str | None,
+        *,
+        trust: bool,
+        bundle_code: bool = False,
     ) -> ServedRun:
         """The run `ednax predict` would load, with every artifact loaded now: a refused
         pickle or a changed file is the same usage error, before anything listens."""
-        served = cls(load(run, runs_dir, fold, trust=trust))
+        served = cls(load(run, runs_dir, fold, trust=trust, bundle_code=bundle_code))
         served.version = _version(served.loaded)
         served.warm()
         return served

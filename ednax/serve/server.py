@@ -36,6 +36,7 @@ class AppFactory:
     fold: str | None
     trust: bool
     max_body_bytes: int
+    bundle_code: bool = False
 
     def __call__(self) -> Any:
         import logging
@@ -44,7 +45,9 @@ class AppFactory:
         from uvicorn.config import STARTUP_FAILURE
 
         try:
-            served = ServedRun.load(self.bundle, ".", self.fold, trust=self.trust)
+            served = ServedRun.load(
+                self.bundle, ".", self.fold, trust=self.trust, bundle_code=self.bundle_code
+            )
         except EdnaxError as exc:  # changed since the parent checked it: stop, don't respawn
             logging.getLogger("uvicorn.error").error("cannot load the run: %s", exc.render())
             sys.exit(STARTUP_FAILURE)
@@ -99,8 +102,9 @@ def run_server(served: ServedRun, sock: socket.socket, *, workers: int, max_body
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
+    loaded = served.loaded
     factory = AppFactory(
-        str(served.loaded.path.resolve()), _fold(served), served.loaded.trust, max_body_bytes
+        str(loaded.path.resolve()), _fold(served), loaded.trust, max_body_bytes, loaded.bundle_code
     )
     config = uvicorn.Config(factory, factory=True, workers=workers, **options)
     supervisor = Multiprocess(config, sockets=[sock])  # handles SIGTERM: stops the workers
