@@ -174,3 +174,28 @@ def test_a_worker_starts_no_trial_after_the_search_timeout(workdir):
     last_start = max(span(read_json(path))[0] for path in folder.glob("*/run.json"))
     first_start = min(span(read_json(path))[0] for path in folder.glob("*/run.json"))
     assert last_start - first_start < 2 + 1.5  # no trial started well after the timeout
+
+
+def _pid_after(seconds: float) -> int:
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_the_joblib_launchers_idle_processes_are_stopped_when_the_sweep_ends():
+    """Left to the end of the command, each would tear its imports down first (1.3 s
+    after torch); once every job has returned they are stopped at once."""
+    import os
+
+    from joblib import Parallel, delayed
+
+    from ednax.sweep.hydra_run import stop_idle_job_processes
+
+    pids = set(Parallel(n_jobs=2, backend="loky")(delayed(_pid_after)(0.2) for _ in range(4)))
+    assert pids and os.getpid() not in pids
+    stop_idle_job_processes()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -182,11 +183,24 @@ def multirun(
             config_dir=str(source.path.parent), job_name=job_name, version_base="1.3"
         ):
             hydra = GlobalHydra.instance().hydra
-            return hydra.multirun(
+            ran = hydra.multirun(
                 config_name=source.path.stem, task_function=task, overrides=overrides
             )
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(_composition_problem(exc, source, hydra_overrides)) from None
+    stop_idle_job_processes()
+    return ran
+
+
+def stop_idle_job_processes() -> None:
+    """Stop the processes the joblib launcher keeps for more jobs, now that every job has
+    returned. Left to the end of the command, each would be asked to exit and would tear
+    its torch and Lightning down first: 1.3 s after the sweep itself had ended. They hold
+    nothing unsaved: a job's bundle and trial are written before it returns."""
+    reusable = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(reusable, "_executor", None)  # loky's one shared executor, if any
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 @contextlib.contextmanager
