@@ -5,6 +5,7 @@ and a sweep over an augmentation parameter."""
 from __future__ import annotations
 
 import csv
+import shutil
 import signal
 from pathlib import Path
 
@@ -257,3 +258,9 @@ def test_a_backbone_saved_by_one_run_is_fine_tuned_by_another(cli, workdir):
     assert f"model: resnet from {exported.resolve()}" in log and "tensors loaded" in log
     frozen = [float(row["frozen_params"]) for row in history(tuned)]
     assert frozen[0] == frozen[1] > 0 and frozen[2] == 0  # the backbone for 2 epochs
+
+    # Predicting needs neither the folder the run started from nor anything outside it:
+    # the model is built from the run's own export, the checkpoint loaded over it.
+    before = succeeded(cli("predict", tuned.name, "data:test")).out
+    shutil.rmtree(exported)
+    assert succeeded(cli("predict", tuned.name, "data:test")).out == before

@@ -27,6 +27,7 @@ import numpy as np
 from ednax.errors import UsageError
 from ednax.runs import trust as signatures
 from ednax.runs.bundle import Bundle
+from ednax.steps.pretrained import EXPORT_FILES, EXPORT_FOLDER
 
 
 @dataclass
@@ -264,10 +265,23 @@ class Predictor:
         return assemble.train_loop(
             module_class(trainer.get("module"), REGISTRY),
             trainer.get("module_args"),
-            model=assemble.model_for(sizes, self.config["model"], REGISTRY),
+            model=assemble.model_for(sizes, self._model_section(), REGISTRY),
             loss=assemble.loss_for(task, classes and len(classes), self.config["loss"], REGISTRY),
             task=task,
         )
+
+    def _model_section(self) -> dict:
+        """The config's model; a pretrained one built from the bundle's own export of it
+        (artifacts/pretrained/: config.json and the best weights as safetensors, checked),
+        so that predicting needs neither the directory nor the hub the run started from.
+        The checkpoint's weights are loaded over it either way."""
+        section = dict(self.config["model"])
+        export = [f"{self.prefix}{EXPORT_FOLDER}/{name}" for name in EXPORT_FILES]
+        recorded = self.record.get("artifacts", {})
+        if section.get("pretrained") and all(name in recorded for name in export):
+            section["pretrained"] = str(self.verified(export[0]).parent)
+            self.verified(export[1])
+        return section
 
     def _eval_rows(self) -> int:
         """Rows per forward pass, as the trainer's evaluation took them (eval_batch_size)."""

@@ -17,6 +17,9 @@ from typing import Any
 
 from ednax.errors import ConfigError, Problem
 
+# a run's export of its model (artifacts/pretrained/), as save_pretrained writes it
+EXPORT_FOLDER = "pretrained"
+EXPORT_FILES = ("config.json", "model.safetensors")
 _LISTED = 4
 _OFFLINE_VALUES = {"1", "true", "yes", "on"}
 
