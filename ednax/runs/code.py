@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -53,11 +54,35 @@ def own_sources(imports: Iterable[str]) -> list[Source]:
         if found is not None:
             roots.add(_root_of(found))
     out = {}
-    for name, module in list(sys.modules.items()) if roots else ():
+    prefixes = tuple(os.path.join(os.path.normpath(root), "") for root in roots)
+    for name, module in _modules_under(prefixes) if roots else ():
         found = _user_module(name, module)
         if found is not None and _root_of(found) in roots:
             out[name] = found
     return [out[name] for name in sorted(out)]
+
+
+# Per set of folders, the modules found outside them (by name): a sweep worker asks once a
+# trial, with the thousands of modules of torch and Lightning imported.
+_OUTSIDE: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
+def _modules_under(prefixes: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """The imported modules whose file lies in a folder `prefixes` names (normalised,
+    each ending in a separator). A module found outside is looked at again only if its
+    name now stands for another module. (No object is made per module: thousands of
+    them would set the garbage collector off over the whole heap.)"""
+    outside = _OUTSIDE.setdefault(prefixes, {})
+    found = []
+    for name, module in sys.modules.copy().items():
+        if outside.get(name) is module:
+            continue
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and os.path.normpath(file).startswith(prefixes):
+            found.append((name, module))
+        else:
+            outside[name] = module
+    return found
 
 
 def _user_module(name: str, module: Any) -> Source | None:
