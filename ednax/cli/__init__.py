@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ednax import memory
 from ednax.cli import (
     diff_cmd,
     export_cmd,
@@ -38,6 +39,7 @@ export_cmd.register(app)
 
 
 def entry() -> None:
+    memory.freeze_while_starting()
     try:
         app(prog_name="ednax")
     except SystemExit as done:

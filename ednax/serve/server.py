@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ednax import memory
 from ednax.errors import EdnaxError, RunError, UsageError
 from ednax.serve.app import build_app
 from ednax.serve.served import ServedRun
@@ -80,6 +81,8 @@ def url_of(sock: socket.socket) -> str:
 def run_server(served: ServedRun, sock: socket.socket, *, workers: int, max_body_bytes: int) -> int:
     """Serve until stopped; 0 after a graceful stop."""
     import uvicorn
+
+    memory.started()  # from here on, requests: what is alive now dies later
 
     host, port = sock.getsockname()[:2]
     options: dict[str, Any] = {

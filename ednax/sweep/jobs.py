@@ -24,6 +24,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from ednax import memory
 from ednax.engine.signals import signals_held
 from ednax.sweep import secrets
 from ednax.sweep.job_run import STOPPED, JobRun, describe, launcher_job, say
@@ -71,6 +72,8 @@ def run_grid_job(record: SweepRecord, index: int) -> dict[str, Any]:
             record.update_job(index, **job_run.stopped(STOPPED).fields())
         raise
     record.update_job(index, **outcome.fields())
+    del job_run
+    memory.after_job()
     total = len(plan["jobs"])
     scores = [(plan["monitor"], outcome.value)]
     say(f"job {index + 1}/{total} {describe(outcome, scores)}")

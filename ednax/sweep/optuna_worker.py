@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ednax import memory
 from ednax.sweep import optuna_study as studies
 from ednax.sweep.job_run import say
 from ednax.sweep.lifeline import follow_sweep
@@ -66,6 +67,7 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
         for trial in trials:
             run_asked(record, plan, study, trial)
             ran.append(trial.number)
+            memory.after_job()
         if time.monotonic() - recorded >= RECORD_EVERY_S:
             studies.record_trials(record, study, multi)
             recorded = time.monotonic()

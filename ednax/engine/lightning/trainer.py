@@ -21,6 +21,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 
+from ednax import memory
 from ednax.engine.lightning import assemble
 from ednax.engine.lightning.callbacks import EpochRecord
 from ednax.engine.lightning.loggers import lightning_logger
@@ -130,6 +131,7 @@ def run_fit(
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
     sigint = signal.getsignal(signal.SIGINT)
+    memory.started()  # training, maybe for hours: what is alive now dies later
     try:
         trainer.fit(
             module,
