@@ -4,7 +4,7 @@ Starting, a command imports torch, Lightning and what they import: some 600,000 
 and each full collection on the way passes over every object made so far (for `ednax run`
 of a small torch model, nine passes and about 1 s of its 4.6 s). While a command starts,
 the survivors of each full collection are frozen (`gc.freeze`): they are what the imports
-made, alive as long as the process, and later passes skip them (4.6 s to 4.1 s).
+made, alive as long as the process, and later passes skip them (4.7 s to 4.2 s).
 
 A process that goes on to many jobs (a sweep's trials) or requests (a server) stops
 freezing when it begins them: what is alive then dies later. A torch job leaves its model,
