@@ -23,14 +23,18 @@ def plugin_dirs(record: dict, bundle_code: Path | None = None) -> list[Path]:
     beside = _config_folders(record)
     if bundle_code is None:
         return beside
-    code = bundle_code / CODE_DIR
-    if not recorded_code(record) or not code.is_dir():
+    if not keeps_code(record, bundle_code):
         raise UsageError(
             f"run {record.get('id')} has no copy of its own code ({CODE_DIR}/): it imported "
             "no module of its own, or ran before ednax kept one; rerun it without "
             "--bundle-code"
         )
-    return [code, *beside]
+    return [bundle_code / CODE_DIR, *beside]
+
+
+def keeps_code(record: dict, bundle: Path) -> bool:
+    """Whether the bundle at `bundle` kept a copy of its own plugin modules (code/)."""
+    return bool(recorded_code(record)) and (bundle / CODE_DIR).is_dir()
 
 
 def _config_folders(record: dict) -> list[Path]:

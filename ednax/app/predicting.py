@@ -9,14 +9,13 @@ from typing import Any
 
 import yaml
 
-from ednax.app.plugins import plugin_dirs
+from ednax.app.plugins import keeps_code, plugin_dirs
 from ednax.config.plugins import import_plugins
 from ednax.engine.predict import Predictions, Predictor, check_frame, read_input
 from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, UsageError
 from ednax.registry import REGISTRY
 from ednax.runs.bundle import Bundle
-from ednax.runs.code import CODE_DIR, recorded_code
 from ednax.runs.store import find_run
 
 
@@ -185,7 +184,7 @@ def _import_plugins(bundle: Bundle, record: dict, config: dict, bundle_code: boo
     """The original config's `imports:` (they live beside it; with `bundle_code`, the
     bundle's copy of them first), for classes they register."""
 
-    kept = not bundle_code and bool(recorded_code(record)) and (bundle.path / CODE_DIR).is_dir()
+    kept = not bundle_code and keeps_code(record, bundle.path)
 
     def locate(message: str, path: str, hint: str | None) -> Problem:
         if kept and message.startswith("cannot import"):
