@@ -26,7 +26,7 @@ def plugin_dirs(record: dict, bundle_code: Path | None = None) -> list[Path]:
     if not keeps_code(record, bundle_code):
         raise UsageError(
             f"run {record.get('id')} has no copy of its own code ({CODE_DIR}/): it imported "
-            "no module of its own, or ran before ednax kept one; rerun it without "
+            "no module of its own, or ran before ednax kept one; leave out "
             "--bundle-code"
         )
     return [bundle_code / CODE_DIR, *beside]
