@@ -24,10 +24,8 @@ from ednax.engine.lightning.loader import TokenBatches, split_tensors
 from ednax.engine.lightning.module import EdnaxModule, metric_scores, predictions
 from ednax.steps.base import SPLITS, Dataset
 from ednax.steps.images.files import ImageSplit
-from ednax.steps.pretrained import EXPORT_FOLDER
 from ednax.steps.text.tokens import TokenSplit
 
-PRETRAINED = EXPORT_FOLDER  # artifacts/pretrained/: the model exported by save_pretrained
 Scores = dict[str, dict[str, float]]
 Predictions = dict[str, tuple[np.ndarray, np.ndarray | None]]
 

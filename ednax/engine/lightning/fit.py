@@ -32,7 +32,7 @@ from ednax.engine.lightning import assemble
 from ednax.engine.lightning.batches import fit_batches
 from ednax.engine.lightning.callbacks import EpochLines, EpochRecord, fit_callbacks
 from ednax.engine.lightning.epochs import one_step_epochs
-from ednax.engine.lightning.evaluation import PRETRAINED, TorchResult, result
+from ednax.engine.lightning.evaluation import TorchResult, result
 from ednax.engine.lightning.inputs import Inputs
 from ednax.engine.lightning.loggers import logger_arguments
 from ednax.engine.lightning.module import EdnaxModule, applies
@@ -51,6 +51,7 @@ from ednax.engine.lightning.trainer import (
 from ednax.errors import ConfigError
 from ednax.registry import REGISTRY, Registry
 from ednax.steps.base import Dataset
+from ednax.steps.pretrained import EXPORT_FOLDER
 from ednax.steps.trainers_torch import one_process_problem
 
 __all__ = [
@@ -225,7 +226,7 @@ class _Fit:
         done.training = training_summary(record, trainer, self.options.max_epochs)
         export = getattr(module.model, "export_pretrained", None)
         if save.pretrained and export is not None:  # the best weights are loaded now
-            done.pretrained = export(self.artifacts_dir / PRETRAINED)
+            done.pretrained = export(self.artifacts_dir / EXPORT_FOLDER)
         return done
 
 
