@@ -13,6 +13,10 @@ other), which only a full collection frees, and after start-up that is rare (non
 in a search of 40 small trials): a GPU search would keep every past trial's tensors. So
 the process collects after each job; after the first it freezes what survived (libraries,
 caches kept across jobs), so that each later pass covers one job's objects.
+
+A launcher's worker process (joblib's) starts as the command did: its first job imports
+torch and Lightning, so it freezes as a command starts (`freeze_while_starting` when the
+job begins), until its training begins.
 """
 
 from __future__ import annotations
@@ -20,18 +24,20 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-_state = {"starting": False, "jobs": 0}
+_state = {"starting": False, "begun": False, "jobs": 0}
 
 
 def freeze_while_starting() -> None:
-    """From now until `started`, freeze the survivors of each full collection."""
-    if not _state["starting"]:
+    """From now until `started`, freeze the survivors of each full collection; nothing
+    in a process whose work has begun (what is alive then dies later)."""
+    if not _state["starting"] and not _state["begun"]:
         gc.callbacks.append(_freeze_survivors)
         _state["starting"] = True
 
 
 def started() -> None:
     """The process turns to its long work: nothing more is frozen on the way."""
+    _state["begun"] = True
     if _state["starting"]:
         gc.callbacks.remove(_freeze_survivors)
         _state["starting"] = False

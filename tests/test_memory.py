@@ -60,3 +60,22 @@ def test_survivors_are_frozen_while_starting_and_not_after():
         assert gc.get_freeze_count() == frozen
         """
     )
+
+
+def test_a_process_whose_work_has_begun_never_freezes_again():
+    # a sweep's process runs job after job: entering the next job must not freeze what
+    # the last one left (it would never be freed)
+    run_python(
+        """
+        import gc
+        from ednax import memory
+
+        memory.freeze_while_starting()
+        memory.after_job()  # the first job ended
+        frozen = gc.get_freeze_count()
+        memory.freeze_while_starting()  # the next job begins
+        leftovers = [[] for _ in range(1000)]
+        gc.collect()
+        assert gc.get_freeze_count() == frozen
+        """
+    )

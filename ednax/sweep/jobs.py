@@ -37,6 +37,7 @@ from ednax.sweep.trials import run_trial
 
 def run_job(cfg: Any) -> dict[str, Any]:
     """Hydra's task function for every ednax sweep job."""
+    memory.freeze_while_starting()  # a fresh worker process: its imports are ahead
     record = SweepRecord(Path(str(cfg.ednax_sweep)).parent)
     if "ednax_worker" in cfg:
         deadline = float(cfg.ednax_deadline) if "ednax_deadline" in cfg else None
