@@ -171,11 +171,27 @@ def _batches() -> TensorBatches:
     return TensorBatches(torch.zeros(10, 4), torch.zeros(10, dtype=torch.long), batch_size=4)
 
 
-def test_a_plain_fit_runs_each_epoch_in_one_step_with_a_plain_backward():
+class BeforeStep(pl.Callback):
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        pass
+
+
+def test_a_plain_fit_runs_each_epoch_in_one_step_with_a_plain_backward_and_step():
     train = _batches()
     wrapped = one_step_epochs(train, _trainer(), _module())
     assert isinstance(wrapped, OneStepEpochs)
-    assert wrapped.batches is train and wrapped.plain_backward
+    assert wrapped.batches is train and wrapped.plain_backward and wrapped.plain_step
+
+
+@pytest.mark.parametrize(
+    "trainer",
+    [{"callbacks": [BeforeStep()]}, {"precision": "bf16-mixed"}],
+    ids=["step-hook", "mixed-precision"],
+)
+def test_a_hook_or_scaling_around_the_step_keeps_lightnings_optimizer_step(trainer):
+    wrapped = one_step_epochs(_batches(), _trainer(**trainer), _module())
+    assert isinstance(wrapped, OneStepEpochs)
+    assert not wrapped.plain_step
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,12 @@ It applies when all of these hold; otherwise Lightning's per-batch loop runs:
 
 Within such an epoch, `WholeEpoch.plain_backward` says whether Lightning's backward
 would only call `loss.backward()` (full precision on one device, no hook around the
-backward): the train loop then calls it directly.
+backward): the train loop then calls it directly. `WholeEpoch.plain_step` says the same
+of Lightning's optimizer step (full precision on one device, no callback's
+`on_before_optimizer_step`): the train loop then counts the step as Lightning's optimizer
+does, calls the module's hook (gradient clipping) and steps the torch optimizer itself,
+without the strategy, the precision plugin's closure and the pass over every callback
+(0.1 ms a step, 5% of the benchmark's small MLP).
 """
 
 from __future__ import annotations
@@ -47,29 +52,34 @@ _MODULE_BATCH_HOOKS = (
     "configure_callbacks",
 )
 _BACKWARD_HOOKS = ("on_before_backward", "on_after_backward")
+_STEP_HOOKS = ("on_before_optimizer_step",)
 
 
 class WholeEpoch:
     """The one item a `OneStepEpochs` yields: the epoch's batches. Deliberately neither a
     collection nor iterable, so that Lightning's batch handling passes it on untouched."""
 
-    def __init__(self, batches: Any, *, plain_backward: bool):
+    def __init__(self, batches: Any, *, plain_backward: bool, plain_step: bool):
         self.batches = batches
         self.plain_backward = plain_backward
+        self.plain_step = plain_step
 
 
 class OneStepEpochs:
     """A train loader of one item an epoch, a `WholeEpoch` of `batches`."""
 
-    def __init__(self, batches: Any, *, plain_backward: bool):
+    def __init__(self, batches: Any, *, plain_backward: bool, plain_step: bool):
         self.batches = batches
         self.plain_backward = plain_backward
+        self.plain_step = plain_step
 
     def __len__(self) -> int:
         return 1
 
     def __iter__(self) -> Iterator[WholeEpoch]:
-        yield WholeEpoch(self.batches, plain_backward=self.plain_backward)
+        yield WholeEpoch(
+            self.batches, plain_backward=self.plain_backward, plain_step=self.plain_step
+        )
 
 
 def one_step_epochs(train: Any, trainer: pl.Trainer, module: pl.LightningModule) -> Any:
@@ -77,7 +87,11 @@ def one_step_epochs(train: Any, trainer: pl.Trainer, module: pl.LightningModule)
     batches (see the module docstring), else unchanged."""
     if not _applies(train, trainer, module):
         return train
-    return OneStepEpochs(train, plain_backward=_plain_backward(trainer, module))
+    return OneStepEpochs(
+        train,
+        plain_backward=_plain_backward(trainer, module),
+        plain_step=_plain_step(trainer),
+    )
 
 
 def _applies(train: Any, trainer: pl.Trainer, module: pl.LightningModule) -> bool:
@@ -99,6 +113,16 @@ def _plain_backward(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
         and type(trainer.strategy) is SingleDeviceStrategy
         and not _overrides(trainer.callbacks, _BACKWARD_HOOKS, pl.Callback)
         and not _overrides([module], (*_BACKWARD_HOOKS, "backward"), pl.LightningModule)
+    )
+
+
+def _plain_step(trainer: pl.Trainer) -> bool:
+    """Whether Lightning's optimizer step would do no more than count the step, call the
+    module's `on_before_optimizer_step` and step the torch optimizer."""
+    return (
+        type(trainer.precision_plugin) is Precision
+        and type(trainer.strategy) is SingleDeviceStrategy
+        and not _overrides(trainer.callbacks, _STEP_HOOKS, pl.Callback)
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.core.optimizer import LightningOptimizer
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ednax.engine.lightning import ranks
@@ -133,7 +134,7 @@ class EdnaxModule(pl.LightningModule):
         if isinstance(batch, WholeEpoch):
             self._train_epoch(batch)
             return None
-        epoch = _EpochSteps(self.trainer.num_training_batches, self.manual_backward)
+        epoch = _EpochSteps(self.trainer.num_training_batches, self.manual_backward, _step)
         return self._train_batch(batch, batch_idx, epoch)
 
     def _train_batch(self, batch: Any, batch_idx: int, epoch: _EpochSteps) -> torch.Tensor:
@@ -157,7 +158,8 @@ class EdnaxModule(pl.LightningModule):
         trainer = self.trainer
         convert = trainer.precision_plugin.convert_input
         backward = _tensor_backward if whole.plain_backward else self.manual_backward
-        epoch = _EpochSteps(len(whole.batches), backward)
+        step = self._plain_step if whole.plain_step else _step
+        epoch = _EpochSteps(len(whole.batches), backward, step)
         for batch_idx, batch in enumerate(whole.batches):
             self._train_batch(convert(batch), batch_idx, epoch)
             if trainer.received_sigterm:
@@ -265,10 +267,19 @@ class EdnaxModule(pl.LightningModule):
         with self._gradient_sync(steps):
             epoch.backward(loss / batches if batches > 1 else loss)
         if steps:
-            optimizer.step()
+            epoch.step(optimizer)
             scheduler = self.lr_schedulers()
             if scheduler is not None:  # only per-batch schedules are given to Lightning
                 scheduler.step()
+
+    def _plain_step(self, optimizer: LightningOptimizer) -> None:
+        """Lightning's optimizer step at full precision on one device, no callback's hook
+        around it (`ednax.engine.lightning.epochs`): the step counted (`global_step`, the
+        profiler) as Lightning's optimizer counts it, the module's hook, the torch step."""
+        optimizer._on_before_step()
+        self.on_before_optimizer_step(optimizer.optimizer)
+        optimizer.optimizer.step()
+        optimizer._on_after_step()
 
     def _gradient_sync(self, steps: bool) -> contextlib.AbstractContextManager:
         """Across devices (DDP), gradients are summed only before an optimizer step."""
@@ -304,16 +315,21 @@ class EdnaxModule(pl.LightningModule):
 
 @dataclass(frozen=True)
 class _EpochSteps:
-    """How the current epoch's batches are stepped: how many the epoch has, and the
+    """How the current epoch's batches are stepped: how many the epoch has, the
     backward (Lightning's `manual_backward`, or `loss.backward()` where that is all it
-    would do)."""
+    would do) and the optimizer step (Lightning's, or the module's plain one)."""
 
     batches: int
     backward: Callable[[torch.Tensor], None]
+    step: Callable[[LightningOptimizer], None]
 
 
 def _tensor_backward(loss: torch.Tensor) -> None:
     loss.backward()
+
+
+def _step(optimizer: LightningOptimizer) -> None:
+    optimizer.step()
 
 
 class EpochOutputs:
