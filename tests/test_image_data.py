@@ -12,6 +12,7 @@ from PIL import Image
 
 from ednax.errors import ConfigError
 from ednax.steps.images import data as image_data
+from ednax.steps.images import files as files_module
 from ednax.steps.images.data import ImageCsv, ImageFolder
 from tests.conftest import SAMPLES, run_cli, write
 
@@ -112,6 +113,15 @@ def test_size_resizes_on_decode_even_mixed_sizes(tmp_path):
     assert dataset.splits["val"].X.shape == (2, 3, 6, 4)
     square = ImageFolder(str(root), size=5, random_state=0).load()
     assert square.input_shape == (3, 5, 5)
+
+
+@pytest.mark.parametrize("side", [8, 128], ids=["small-in-one-thread", "large-in-threads"])
+def test_every_image_is_decoded_in_its_row(tmp_path, monkeypatch, side):
+    monkeypatch.setattr(files_module, "_CHUNK", 2)  # several runs of files, as on real data
+    root = class_tree(tmp_path / "d", {"a": 7, "b": 6}, height=side, width=side)
+    split = ImageFolder(str(root), val=0, test=0, random_state=0).load().splits["train"]
+    expected = np.stack([files_module.decode(f, 3, (side, side)) for f in split.files])
+    assert np.array_equal(split.X, expected)
 
 
 def test_channels_one_is_grayscale_three_is_rgb(tmp_path):

@@ -131,7 +131,7 @@ def _visible(folder: Path) -> list[os.DirEntry]:
 
 
 def _is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_SUFFIXES
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES  # a Path a file costs 5 us
 
 
 def _require_class_folders(folder: Path, names: list[str]) -> None:
