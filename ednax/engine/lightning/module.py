@@ -275,7 +275,9 @@ class EdnaxModule(pl.LightningModule):
     def _plain_step(self, optimizer: LightningOptimizer) -> None:
         """Lightning's optimizer step at full precision on one device, no callback's hook
         around it (`ednax.engine.lightning.epochs`): the step counted (`global_step`, the
-        profiler) as Lightning's optimizer counts it, the module's hook, the torch step."""
+        profiler) as Lightning's optimizer counts it, the module's hook, the torch step.
+        The counting hooks are the ones Lightning's manual loop sets on the optimizer;
+        tests/test_training_step.py fails if `global_step` ever differs from its own."""
         optimizer._on_before_step()
         self.on_before_optimizer_step(optimizer.optimizer)
         optimizer.optimizer.step()
