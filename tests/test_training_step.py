@@ -184,17 +184,6 @@ def test_a_plain_fit_runs_each_epoch_in_one_step_with_a_plain_backward_and_step(
 
 
 @pytest.mark.parametrize(
-    "trainer",
-    [{"callbacks": [BeforeStep()]}, {"precision": "bf16-mixed"}],
-    ids=["step-hook", "mixed-precision"],
-)
-def test_a_hook_or_scaling_around_the_step_keeps_lightnings_optimizer_step(trainer):
-    wrapped = one_step_epochs(_batches(), _trainer(**trainer), _module())
-    assert isinstance(wrapped, OneStepEpochs)
-    assert not wrapped.plain_step
-
-
-@pytest.mark.parametrize(
     "trainer,module,train",
     [
         ({"callbacks": [WatchesBatches()]}, EdnaxModule, "tensors"),
@@ -214,11 +203,15 @@ def test_whatever_watches_single_batches_keeps_lightnings_loop(trainer, module, 
 
 
 @pytest.mark.parametrize(
-    "trainer",
-    [{"callbacks": [AfterBackward()]}, {"precision": "bf16-mixed"}],
-    ids=["backward-hook", "mixed-precision"],
+    "trainer,plain",
+    [
+        ({"callbacks": [AfterBackward()]}, {"backward": False, "step": True}),
+        ({"callbacks": [BeforeStep()]}, {"backward": True, "step": False}),
+        ({"precision": "bf16-mixed"}, {"backward": False, "step": False}),
+    ],
+    ids=["backward-hook", "step-hook", "mixed-precision"],
 )
-def test_a_hook_or_scaling_around_the_backward_keeps_lightnings_backward(trainer):
+def test_a_hook_or_scaling_around_the_backward_or_step_keeps_lightnings_own(trainer, plain):
     wrapped = one_step_epochs(_batches(), _trainer(**trainer), _module())
     assert isinstance(wrapped, OneStepEpochs)
-    assert not wrapped.plain_backward
+    assert {"backward": wrapped.plain_backward, "step": wrapped.plain_step} == plain
