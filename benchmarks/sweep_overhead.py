@@ -1,6 +1,6 @@
 """What a sweep trial costs beyond its training, through the real CLI.
 
-    python benchmarks/sweep_overhead.py [--trials 40] [--epochs 2] [--keep DIR]
+    python benchmarks/sweep_overhead.py [--trials 40] [--epochs 2] [--repeats 3] [--keep DIR]
 
 The model: sample-configs/iris-mlp-optuna.yaml (an MLP on iris through Lightning; TPE over
 optimizer.lr, model.hidden, model.dropout, trainer.batch_size), one torch thread, no pruner.
@@ -18,7 +18,9 @@ subprocess as a user runs it:
    - the same over the whole command (start-up, validation, plots included), for reference;
    - a trial's share of the sweep (span / trials) against one run's training, for reference.
 3. a search of 20 trials of --epochs epochs: its wall time over the single run's (1.),
-   target <= 1.5x (twenty trials cost less than half of one `ednax run` more).
+   target <= 1.5x (twenty trials cost less than half of one `ednax run` more). The single
+   run and this search are each run --repeats times, alternately, and the ratio is of
+   their medians: one invocation of either varies by 0.3-0.5 s on a shared machine.
 4. the same search with trials of very unequal length (`trainer.max_epochs` searched in
    1..30), with n_jobs 1 (basic launcher) and n_jobs 2 (joblib, 2 processes). Printed:
    - the time outside trials' bundles, over (span x workers): with one worker, the
@@ -28,8 +30,8 @@ subprocess as a user runs it:
      per trial, over (span x workers): what a worker loses waiting for another (a batch's
      slowest trial, a worker that starts late or has nothing left), target < 10%.
 
-The machine's load matters: the figures are medians of nothing, one search each; run it on
-a quiet machine and say the load average beside the figures.
+The machine's load matters: apart from 3., each figure is of one command; run it on a
+quiet machine and say the load average beside the figures.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="of 1. and 3., for medians")
     parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="ednax-sweep-overhead-"))
@@ -119,12 +123,15 @@ def main() -> None:
         single = ednax(folder, config, "single", epochs)
         sweep = ednax(folder, config, "sweep", epochs, *search, trials)
         report_fixed_cost(single, sweep, args.trials)
-        twenty = ednax(folder, config, "sweep-20", epochs, *search, "hydra.sweeper.n_trials=20")
-        ratio = twenty.wall / single.wall
-        print(
-            f"sweep of 20 trials / single run: {twenty.wall:.2f} s / {single.wall:.2f} s = "
-            f"{ratio:.2f}x (target <= {RATIO_TARGET:g}x: {_met(ratio <= RATIO_TARGET)})"
-        )
+        singles, twenties = [single.wall], []
+        for i in range(args.repeats):
+            if i:
+                singles.append(ednax(folder, config, f"single-{i}", epochs).wall)
+            twenty = ednax(
+                folder, config, f"sweep-20-{i}", epochs, *search, "hydra.sweeper.n_trials=20"
+            )
+            twenties.append(twenty.wall)
+        report_ratio(singles, twenties)
         unequal = ["trainer.max_epochs=int(1, 30)"]
         one = ednax(folder, config, "unequal-1", *search, trials, *unequal)
         joblib = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"]
@@ -152,6 +159,17 @@ def report_fixed_cost(single: Runs, sweep: Runs, trials: int) -> None:
     )
     print(f"per-trial fixed cost, whole command:        {whole:.3f} s (start-up and plots shared)")
     print(f"a trial's share of the sweep / one run's training: {ratio:.2f}x")
+
+
+def report_ratio(singles: list[float], twenties: list[float]) -> None:
+    one, twenty = statistics.median(singles), statistics.median(twenties)
+    ratio = twenty / one
+    each = ", ".join(f"{t:.2f}/{o:.2f}" for t, o in zip(twenties, singles, strict=True))
+    print(
+        f"sweep of 20 trials / single run, medians of {len(singles)}: {twenty:.2f} s / "
+        f"{one:.2f} s = {ratio:.2f}x (target <= {RATIO_TARGET:g}x: {_met(ratio <= RATIO_TARGET)});"
+        f" each pair: {each}"
+    )
 
 
 def report_idle(one: Runs, two: Runs) -> None:
