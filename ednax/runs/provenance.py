@@ -7,6 +7,7 @@ not be the reason a run fails.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -138,6 +139,7 @@ def _gpu_names() -> list[str]:
         return []
 
 
+@functools.cache  # the versions this process imported: 2 ms a bundle for ten, read again
 def _package_version(name: str) -> str | None:
     try:
         dist = importlib.metadata.distribution(name)

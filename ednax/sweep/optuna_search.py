@@ -28,7 +28,8 @@ with the same study name and storage) share it through the storage:
   that attribute).
 - *Orphans.* Each trial records its owner (host, pid); a worker fails only the RUNNING
   trials whose owner is a dead process of its own host, at start and before each batch
-  (so a worker killed beside live ones leaves no trial counted as running forever).
+  (a search worker: before asking, at most once a second), so a worker killed beside
+  live ones leaves no trial counted as running forever.
 - *Draws.* Trial n samples with a seed derived from the sweep's seed and n (`seeding`), so workers
   started together do not draw the same parameters, a resumed search does not replay the
   first session's draws, and a single worker's search is reproducible. The grid and qmc

@@ -35,6 +35,9 @@ from ednax.sweep.trials import run_asked
 # sweep.json is rebuilt from the study at most this often while trials end (the study is
 # the truth; the sweep rebuilds it at the end): short trials would spend more on the record
 RECORD_EVERY_S = 1.0
+# Trials a killed sweep beside this one left running are looked for at most this often (a
+# read of the study's running trials, 3 ms a trial of small trials otherwise)
+SETTLE_EVERY_S = 1.0
 
 
 def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> dict[str, Any]:
@@ -50,10 +53,13 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
     who = studies.worker_owner(sweep_pid)
     multi = len(settings["objectives"]) > 1
     ran: list[int] = []
-    recorded = time.monotonic()
+    recorded = settled = time.monotonic()
+    say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
     while True:
-        # another sweep of this host on the study may have been killed meanwhile
-        say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
+        if time.monotonic() - settled >= SETTLE_EVERY_S:
+            # another sweep of this host on the study may have been killed meanwhile
+            say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
+            settled = time.monotonic()
         # one worker of this sweep at a time counts and asks, so that two of them never
         # both ask for the last trial; a sweep beside this one on the study still may
         with record.locked():
