@@ -20,6 +20,7 @@ can, and the trial asked last is then skipped.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -53,8 +54,8 @@ def run_worker(record: SweepRecord, sweep_pid: int, deadline: float | None) -> d
     who = studies.worker_owner(sweep_pid)
     multi = len(settings["objectives"]) > 1
     ran: list[int] = []
-    recorded = settled = time.monotonic()
-    say_settled(*studies.settle_orphans(study, storage, record.dir, settings["objectives"]))
+    recorded = time.monotonic()
+    settled = -math.inf  # at the start, then at most every SETTLE_EVERY_S
     while True:
         if time.monotonic() - settled >= SETTLE_EVERY_S:
             # another sweep of this host on the study may have been killed meanwhile
