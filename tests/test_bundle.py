@@ -299,6 +299,18 @@ def test_git_state_is_none_outside_a_repo_or_without_git(tmp_path, monkeypatch):
     assert git_state(repo) is None
 
 
+def test_git_state_finds_the_work_tree_above_or_named_by_git_dir(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path / "repo")
+    deeper = repo / "experiments" / "today"
+    deeper.mkdir(parents=True)
+    assert git_state(deeper)["root"] == str(repo.resolve())
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(repo))
+    assert git_state(outside)["root"] == str(repo.resolve())
+
+
 def test_repo_without_commits_has_no_commit_but_a_branch(tmp_path):
     (tmp_path / "fresh").mkdir()
     git(tmp_path / "fresh", "init", "-q", "-b", "main")

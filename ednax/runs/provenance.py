@@ -48,6 +48,8 @@ def git_state(cwd: str | os.PathLike[str]) -> dict[str, Any] | None:
     in a repository without commits, `branch` is None on a detached HEAD. `dirty` means a
     tracked file differs from HEAD; untracked files do not count (they are not in the patch).
     """
+    if _outside_any_work_tree(cwd):
+        return None
     root = _git(cwd, "rev-parse", "--show-toplevel")
     if root is None:
         return None
@@ -63,6 +65,16 @@ def git_state(cwd: str | os.PathLike[str]) -> dict[str, Any] | None:
         "dirty": any(not line.startswith("#") for line in lines),
         "root": root,
     }
+
+
+def _outside_any_work_tree(cwd: str | os.PathLike[str]) -> bool:
+    """No `.git` (folder or file) in `cwd` or above it, and no GIT_DIR or GIT_WORK_TREE
+    naming one elsewhere: git could find no work tree either, so no git process is started
+    (2 ms a bundle)."""
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return False
+    here = Path(cwd).absolute()
+    return not any(os.path.lexists(folder / ".git") for folder in (here, *here.parents))
 
 
 _STATUS = ("status", "--porcelain=v2", "--branch", "--no-ahead-behind", "--untracked-files=no")
