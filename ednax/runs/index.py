@@ -54,7 +54,7 @@ from ednax.runs.watch import FolderState, look
 
 INDEX_FILE = ".ednax-index.sqlite"
 # Bump when the schema or what `read_row` derives from a bundle changes: the index is rebuilt.
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 LOCK_TIMEOUT_S = 5.0
 VERIFY_BATCH = 5_000  # bundles signed on every read, in turn, whatever the journals say
 FETCH_ALL_AFTER = 200  # rows fetched one by one before the rest are fetched at once

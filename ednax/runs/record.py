@@ -19,8 +19,9 @@ from ednax.runs.reader import BundleFiles, is_number
 CORRUPT = "corrupt"
 LIST_STATUSES = (*STATUSES, CORRUPT)
 
-# The first LISTED columns are what a listing reads of every run (to filter, sort, number
-# versions, resolve a prefix); a record holding only those fetches the rest when asked.
+# The first LISTED columns are what a listing reads of every run (to filter by status and
+# tag, sort, number versions, resolve a prefix); a record holding only those fetches the
+# rest when asked.
 COLUMNS = (
     ("path", "TEXT PRIMARY KEY"),
     ("id", "TEXT NOT NULL"),
@@ -52,7 +53,7 @@ COLUMNS = (
     ("training", "TEXT"),
 )
 NAMES = tuple(name for name, _ in COLUMNS)
-LISTED = NAMES.index("structure") + 1
+LISTED = NAMES.index("tags") + 1
 PATH_AT, SIG_AT = NAMES.index("path"), NAMES.index("sig")
 _PROBLEM_AT = NAMES.index("problem")
 
