@@ -98,9 +98,9 @@ def sort_by_metric(
 
 def check_sort_metric(name: str, records: Sequence[RunRecord], others: Sequence[str] = ()) -> None:
     """A usage error when no run has the metric; the hint also offers `others`."""
-    known = metric_names(records)
-    if name in known:
+    if any(name in r.metrics for r in records):  # the sort reads every run's metrics anyway
         return
+    known = metric_names(records)
     where = did_you_mean(name, [*known, *others], "metric") if known else None
     raise UsageError(
         f"cannot sort by '{name}': no run has that metric; "
