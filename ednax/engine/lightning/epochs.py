@@ -109,8 +109,7 @@ def _applies(train: Any, trainer: pl.Trainer, module: pl.LightningModule) -> boo
 def _plain_backward(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
     """Whether Lightning's backward would do no more than `loss.backward()`."""
     return (
-        type(trainer.precision_plugin) is Precision
-        and type(trainer.strategy) is SingleDeviceStrategy
+        _plain_device(trainer)
         and not _overrides(trainer.callbacks, _BACKWARD_HOOKS, pl.Callback)
         and not _overrides([module], (*_BACKWARD_HOOKS, "backward"), pl.LightningModule)
     )
@@ -119,10 +118,14 @@ def _plain_backward(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
 def _plain_step(trainer: pl.Trainer) -> bool:
     """Whether Lightning's optimizer step would do no more than count the step, call the
     module's `on_before_optimizer_step` and step the torch optimizer."""
+    return _plain_device(trainer) and not _overrides(trainer.callbacks, _STEP_HOOKS, pl.Callback)
+
+
+def _plain_device(trainer: pl.Trainer) -> bool:
+    """Full precision on one device: no scaling, casting or syncing around the calls."""
     return (
         type(trainer.precision_plugin) is Precision
         and type(trainer.strategy) is SingleDeviceStrategy
-        and not _overrides(trainer.callbacks, _STEP_HOOKS, pl.Callback)
     )
 
 
