@@ -46,3 +46,58 @@ def test_pruning_decisions_match_optunas_own_storage(tmp_path, make_pruner):
     theirs = pruned_at(optuna.storages.InMemoryStorage(), make_pruner())
     assert ours == theirs
     assert any(stop is not None for stop in ours)  # the scripted trials do get pruned
+
+
+def _views(trials) -> dict[int, tuple]:
+    return {
+        t.number: (t.state.name, t.params, t.user_attrs, t.system_attrs, t.intermediate_values)
+        for t in trials
+    }
+
+
+def _statements(storage) -> list[str]:
+    """The SQL statements `storage` sends from now on."""
+    import sqlalchemy
+
+    sent: list[str] = []
+    sqlalchemy.event.listen(
+        storage._backend.engine, "before_cursor_execute", lambda *a: sent.append(a[2])
+    )
+    return sent
+
+
+def test_a_running_trial_is_read_from_what_this_process_wrote(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    done = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(done, 0.5)
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    trial.suggest_categorical("c", ["a", "b"])
+    trial.report(0.25, 1)
+    trial.set_user_attr("ednax", {"status": "running"})
+    study._storage.set_trial_system_attr(trial._trial_id, "rung", 0.25)
+    sent = _statements(study._storage)
+    ours = _views(study.get_trials()) | {-1: _views([study._storage.get_trial(trial._trial_id)])}
+    assert all(s.startswith("PRAGMA data_version") for s in sent)  # nothing else was read
+    database = optuna.storages.RDBStorage(url)
+    theirs = _views(database.get_all_trials(study._study_id))
+    assert ours == theirs | {-1: _views([database.get_trial(trial._trial_id)])}
+
+
+def test_what_another_process_writes_is_read(tmp_path):
+    """A job reporting to the trial the sweeper asked for, another worker asking."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url))
+    trial = study.ask()
+    assert _views(study.get_trials())[0][4] == {}
+    other = optuna.load_study(study_name="s", storage=optuna.storages.RDBStorage(url))
+    other_trial = optuna.trial.Trial(other, trial._trial_id)
+    other_trial.report(0.75, 3)
+    other_trial.set_user_attr("ednax", "from the job")
+    other.ask()
+    views = _views(study.get_trials())
+    assert views[0][2:] == ({"ednax": "from the job"}, {}, {3: 0.75})
+    assert sorted(views) == [0, 1]
+    assert study._storage.get_trial(trial._trial_id).intermediate_values == {3: 0.75}
+    other.tell(other_trial, 0.1)
+    assert study.get_trials()[0].state.name == "COMPLETE"
