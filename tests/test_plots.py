@@ -179,6 +179,27 @@ def test_optunas_plots_keep_every_label_inside_the_image(study, drawn_texts, tmp
     assert files == ["optimization_history.png", "param_importances.png"], notes
 
 
+def test_a_sweep_plot_is_the_image_matplotlib_saves(study, tmp_path):
+    """The PNG written from the figure's drawn pixels (not drawn a second time) has the
+    very pixels `savefig` gives, the grown size of a figure with long labels included."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image, ImageChops
+
+    from ednax.sweep import plots
+
+    files, _ = plots.write_plots(study, tmp_path, ["val/loss"])
+    for plot, name in zip((plots._history, plots._importances), files, strict=True):
+        saved = io.BytesIO()
+        plots.figure_of(plot, study, None, "val/loss").savefig(saved, format="png", dpi=100)
+        plt.close("all")
+        ours = Image.open(tmp_path / name).convert("RGBA")
+        theirs = Image.open(saved).convert("RGBA")
+        assert ours.size == theirs.size, name
+        assert ImageChops.difference(ours, theirs).getbbox() is None, name
+
+
 def test_a_studys_importances_are_recorded_and_agree_with_its_plot(study):
     from ednax.sweep import plots
 

@@ -106,10 +106,12 @@ def figure_of(plot: Any, study: Any, target: Any, name: str) -> Any:
 def _draw(plot, study: Any, target: Any, name: str, path: Path, notes: list[str]) -> bool:
     import matplotlib.pyplot as plt
 
+    from ednax.runs.plot import write_drawn_png
+
     try:
         figure = figure_of(plot, study, target, name)
         with atomic.open_atomic(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=100)
+            write_drawn_png(figure, handle)  # at the figure's dpi (matplotlib's 100)
     except Exception as exc:  # a plot is a convenience: never fail a sweep over one
         notes.append(f"no {path.name}: {type(exc).__name__}: {exc}")
         return False
