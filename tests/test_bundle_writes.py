@@ -1,5 +1,6 @@
-"""run.json written at the points that matter: changes held for an estimator's fit, the
-data recorded before it, nothing lost when the run fails; git provenance in one status."""
+"""run.json written at the points that matter: changes held for a run's fit, the data
+(and a torch fit's preprocessing) recorded before it, nothing lost when the run fails;
+git provenance in one status."""
 
 from __future__ import annotations
 
@@ -109,6 +110,28 @@ def test_an_estimator_run_records_its_data_before_the_fit_and_everything_at_the_
     assert record["status"] == "completed"
     names = {"data_schema.json", "preprocess.pkl", "model.pkl", "predictions.csv"}
     assert set(record["artifacts"]) == names
+
+
+def test_a_torch_run_records_its_preprocessing_before_training_and_the_rest_at_the_end(
+    workdir, monkeypatch
+):
+    from ednax.engine import torch as torch_engine
+
+    seen = {}
+    fit = torch_engine.fit_torch_model
+
+    def looking(experiment, dataset, **kwargs):
+        seen.update(on_disk(experiment.bundle))  # what a resume after a kill starts from
+        return fit(experiment, dataset, **kwargs)
+
+    monkeypatch.setattr(torch_engine, "fit_torch_model", looking)
+    result = ednax.run(SAMPLES / "iris-mlp.yaml", ["trainer.max_epochs=2"], say=None)
+
+    assert seen["status"] == "running" and seen["fingerprints"]["data"]
+    assert set(seen["artifacts"]) == {"data_schema.json", "preprocess.pkl"}
+    record = on_disk(result.bundle)
+    assert record["status"] == "completed" and record["training"]
+    assert {"best.ckpt", "last.ckpt", "predictions.csv"} <= set(record["artifacts"])
 
 
 def test_a_forest_predicts_the_class_of_its_highest_probability_as_its_predict_does():

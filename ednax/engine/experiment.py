@@ -189,11 +189,9 @@ class Experiment:
         return RunResult(self.bundle, "completed", metrics, monitor=self._monitor())
 
     def _records_held(self) -> contextlib.AbstractContextManager:
-        """An estimator run writes run.json when its data is loaded and when it ends, not
-        once more for every artifact (`Bundle.held`); a torch run records each checkpoint
-        and epoch summary as it goes, for a resume after a kill."""
-        if self.config.family == "torch":
-            return contextlib.nullcontext()
+        """A run writes run.json when its data is loaded, before each torch fit (what a
+        resume after a kill starts from) and when it ends, not once more for every
+        artifact and summary (`Bundle.held`)."""
         return self.bundle.held()
 
     def _failed_by(self, exc: Exception) -> RunResult:
@@ -302,6 +300,7 @@ class Experiment:
         if self.config.family == "torch":
             from ednax.engine.torch import fit_torch_model
 
+            self.bundle.write_held()  # the fitted preprocessing, recorded before training
             resume_from = None if fold else self.resume_from
             return fit_torch_model(self, dataset, resume_from=resume_from, fold=fold)
         from ednax.engine.sklearn import fit_estimator
