@@ -270,3 +270,53 @@ def test_deep_copies_of_sections_are_not_mutated(tmp_path):
     before = copy.deepcopy(sections)
     _fit(tmp_path, sections)
     assert sections == before
+
+
+OFFERED = """
+import pytorch_lightning as pl
+
+started = []
+
+
+class Offered(pl.Callback):
+    def on_fit_start(self, trainer, pl_module):
+        started.append(self)
+
+
+def factory():
+    return [Offered()]
+"""
+
+
+def test_callbacks_an_installed_package_offers_join_every_fit(tmp_path, monkeypatch):
+    """Lightning's entry points (`pytorch_lightning.callbacks_factory`), looked up once a
+    process: every fit gets callbacks of its own from the package's factory."""
+    import importlib
+    import importlib.metadata
+
+    from lightning_fabric.utilities import registry
+
+    from tests.conftest import write
+
+    write(tmp_path / "site" / "offered_callbacks.py", OFFERED)
+    info = tmp_path / "site" / "offered_callbacks-1.0.dist-info"
+    write(info / "METADATA", "Metadata-Version: 2.1\nName: offered-callbacks\nVersion: 1.0\n")
+    factory = "[pytorch_lightning.callbacks_factory]\noffered = offered_callbacks:factory\n"
+    write(info / "entry_points.txt", factory)
+    monkeypatch.syspath_prepend(tmp_path / "site")
+    lookups = []
+
+    def entry_points(**selection):
+        lookups.append(selection)
+        return original(**selection)
+
+    original = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(registry, "entry_points", entry_points)  # as in a new process
+
+    _fit(tmp_path / "a", _sections(max_epochs=1))
+    _fit(tmp_path / "b", _sections(max_epochs=1))
+
+    started = importlib.import_module("offered_callbacks").started
+    assert len(started) == 2 and started[0] is not started[1]
+    assert lookups.count({"group": "pytorch_lightning.callbacks_factory"}) == 1
