@@ -205,26 +205,26 @@ class Bundle:
     def read_run(self) -> dict[str, Any]:
         """The current contents of run.json (with the changes `held()` keeps)."""
         with _LOCK:
-            if self._unwritten is not None:
-                return copy.deepcopy(self._unwritten)
+            return copy.deepcopy(self._current())
+
+    def _current(self) -> dict[str, Any]:
+        """run.json's contents as they stand: the held changes themselves (no copy: this
+        class's own use, under the lock), else read from the file."""
+        if self._unwritten is not None:
+            return self._unwritten
         with open(self.path / RUN_FILE, encoding="utf-8") as handle:
             return json.load(handle)
 
-    def update(self, **fields: Any) -> dict[str, Any]:
-        """Set top-level fields of run.json (replacing, not merging, nested values).
-
-        Returns the new contents.
-        """
+    def update(self, **fields: Any) -> None:
+        """Set top-level fields of run.json (replacing, not merging, nested values)."""
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"unknown status {fields['status']!r}; expected one of {STATUSES}")
         with _LOCK:
-            run = self.read_run()
-            run.update(fields)
+            run = {**self._current(), **fields}
             if self._holding:
                 self._unwritten = run
             else:
                 self._write_run(run)
-        return copy.deepcopy(run)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -289,14 +289,15 @@ class Bundle:
             self.write_metrics(metrics)
         ended = _now()
         with _LOCK:
-            started = self.read_run().get("started_at")
+            started = self._current().get("started_at")
             duration = None if started is None else round(ended - _parse_time(started), 3)
-            return self.update(
+            self.update(
                 status=status,
                 error=None if error is None else mask_password(error),
                 ended_at=_isoformat(ended),
                 duration_s=duration,
             )
+            return self.read_run()
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Write metrics.json, e.g. {"train": {"accuracy": 1.0}, "val": {...}}."""
@@ -370,9 +371,8 @@ class Bundle:
         sha256, signature = trust.artifact_digests(path)
         entry = {"sha256": sha256, "hmac": signature, "size": path.stat().st_size}
         with _LOCK:
-            artifacts = self.read_run().get("artifacts") or {}
-            artifacts[name] = entry
-            self.update(artifacts=artifacts)
+            artifacts = self._current().get("artifacts") or {}
+            self.update(artifacts={**artifacts, name: entry})
         return path
 
     def _write_env(self, packages: Iterable[str], cwd: str | os.PathLike[str]) -> None:
