@@ -297,3 +297,14 @@ def test_a_class_already_imported_keeps_the_bounds_of_its_parameters():
     entry = registry.get("optimizer", "adam")
     entry.load()
     assert entry.signature().params["lr"].type_text == "float (> 0)"
+
+
+def test_an_override_parsed_again_is_a_copy_of_its_own():
+    """Overrides are parsed once a process (a sweep composes every trial with the same
+    ones); what one caller does with a parsed value never reaches the next."""
+    from ednax.config.grammar import parse_override
+
+    first = parse_override("model.C=choice(1,2)")
+    first.value().list.append(3)  # a sweep's value is Hydra's own object
+    again = parse_override("model.C=choice(1,2)")
+    assert again.key_or_group == "model.C" and again.value().list == [1, 2]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ednax.config.grammar import parse_override
 from ednax.config.overrides import (
     BUILTIN_CONFIGS,
     STEP_SECTIONS,
@@ -144,15 +145,13 @@ def check_group_files(source: SourceFile, hydra_overrides: list[str]) -> None:
 
 def _override_choices(hydra_overrides: list[str]) -> list[str]:
     """`group=option` (`+`, `++`, sweeps of options) of Hydra-bound overrides as paths."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
     from hydra.errors import OverrideParseException
 
-    parser = OverridesParser.create()
     chosen = []
     for text in hydra_overrides:
         try:
-            override = parser.parse_overrides([text])[0]
+            override = parse_override(text)
         except OverrideParseException:
             continue  # Hydra reports it
         if override.type == OverrideType.DEL:

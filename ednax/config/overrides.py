@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ednax.config.grammar import parse_override
 from ednax.config.source import read_yaml
 from ednax.config.trust import override_problems
 from ednax.errors import ConfigError, Problem, Suggestions, UsageError
@@ -140,14 +141,12 @@ def plan_overrides(
     plan = OverridePlan()
     if not overrides:
         return plan
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
-    parser = OverridesParser.create()
     problems: list[Problem] = []
     for text in overrides:
         try:
-            override = parser.parse_overrides([_dotted_indices(text)])[0]
+            override = parse_override(_dotted_indices(text))
         except OverrideParseException as exc:
             problems.append(_parse_problem(text, exc))
             continue
@@ -268,11 +267,10 @@ def imports_override(overrides: list[str]) -> tuple[list[str], str] | None:
             found = text
     if found is None:
         return None
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
     try:
-        value = OverridesParser.create().parse_overrides([found])[0].value()
+        value = parse_override(found).value()
     except OverrideParseException:
         return None  # plan_overrides reports it, with the other overrides' problems
     if isinstance(value, str):

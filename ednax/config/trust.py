@@ -79,14 +79,14 @@ def check_overrides(texts: list[str]) -> None:
     Hydra cannot parse is left to Hydra, which reports it."""
     if not texts:
         return
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
-    parser = OverridesParser.create()
+    from ednax.config.grammar import parse_override
+
     problems: list[Problem] = []
     for text in texts:
         try:
-            override = parser.parse_overrides([text])[0]
+            override = parse_override(text)
         except OverrideParseException:
             continue
         problems += override_problems(text, override)
