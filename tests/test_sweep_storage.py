@@ -83,6 +83,11 @@ def test_a_running_trial_is_read_from_what_this_process_wrote(tmp_path):
     theirs = _views(database.get_all_trials(study._study_id))
     assert ours == theirs | {-1: _views([database.get_trial(trial._trial_id)])}
 
+    study.tell(trial, 0.25)  # finished as the database has it, end time included
+    ended = [(t.state.name, t.datetime_complete, t.values) for t in study.get_trials()]
+    stored = database.get_all_trials(study._study_id)
+    assert ended == [(t.state.name, t.datetime_complete, t.values) for t in stored]
+
 
 def test_what_another_process_writes_is_read(tmp_path):
     """A job reporting to the trial the sweeper asked for, another worker asking."""

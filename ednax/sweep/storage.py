@@ -272,10 +272,26 @@ def _trial_cache_class() -> type | None:
             self._copy_into(trial_id, copied)
 
         def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+            where = self._trial_id_to_study_id_and_number.get(trial_id)
+            read_at = None if where is None else self._read_at.get(where[0])
+            changes = self._changes
             try:
-                return super().set_trial_state_values(trial_id, state, values)
-            finally:
+                done = super().set_trial_state_values(trial_id, state, values)
+            except BaseException:
                 self._changed()
+                raise
+            if not (done and state.is_finished() and read_at and changes == self._changes):
+                self._changed()
+                return done
+            # the finished trial as the database has it (its end time is the backend's),
+            # which the tell reads back at once; the rest of the study stays current
+            finished = self._backend.get_trial(trial_id)
+            if self._database_version() != read_at:
+                self._changed()
+                return done
+            with self._lock:
+                self._studies[where[0]].trials[where[1]] = finished
+            return done
 
         def delete_study(self, study_id: int) -> None:
             self._study_ids = {n: i for n, i in self._study_ids.items() if i != study_id}
