@@ -145,12 +145,14 @@ def _trial_cache_class() -> type | None:
       the trial (seven queries) and a query. Hyperband asks for both at every report.
     - On SQLite, no read of what nobody else changed. Optuna's cache reads every unfinished
       trial again (seven queries) whenever a sampler, a pruner or the study looks at the
-      trials: three times in an ask, with the new trial read once more (six), some 20 ms
+      trials: four times in an ask, with the new trial read once more (six), some 15 ms
       of a small trial's 100. This cache copies its own writes to a running trial's
-      parameters, attributes and reports into its copy of the trial, and reads again only
+      parameters, attributes and reports into its copy of the trial, reads a trial it
+      finished back once (its end time is the database's), and reads the study again only
       when SQLite's `data_version` (which moves when any other connection commits: another
-      worker, another sweep) has moved since the last read, or after a write it does not
-      copy (a trial's state). A database that cannot tell is read as Optuna reads it.
+      worker, another sweep, a job) has moved since the last read, or after a change of
+      state it did not make this way. A database that cannot tell is read as Optuna reads
+      it.
     """
     try:
         from optuna.storages._cached_storage import _CachedStorage
