@@ -169,7 +169,9 @@ class Experiment:
 
     def _run_recorded(self) -> RunResult:
         try:
-            with self._records_held(), sigterm_raises():
+            # run.json is written when the data is loaded, before each torch fit (what a
+            # resume after a kill starts from) and at the end, not for every artifact
+            with self.bundle.held(), sigterm_raises():
                 metrics = self._run_steps()
                 self.bundle.finish("completed", metrics=metrics)
             link_latest(self.bundle.path)
@@ -187,12 +189,6 @@ class Experiment:
         except Exception as exc:
             return self._failed_by(exc)
         return RunResult(self.bundle, "completed", metrics, monitor=self._monitor())
-
-    def _records_held(self) -> contextlib.AbstractContextManager:
-        """A run writes run.json when its data is loaded, before each torch fit (what a
-        resume after a kill starts from) and when it ends, not once more for every
-        artifact and summary (`Bundle.held`)."""
-        return self.bundle.held()
 
     def _failed_by(self, exc: Exception) -> RunResult:
         """A run stopped by an exception that is not an ednax error: pruned by a sweep, a
