@@ -15,7 +15,6 @@ import copy
 import functools
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,8 +194,14 @@ def _trial_cache_class() -> type | None:
                 token = connection.connection.info.setdefault(VERSION_TOKEN, object())
                 return token, connection.exec_driver_sql("PRAGMA data_version").scalar()
 
-        def _current_copy(self, trial_id: int) -> Any:
-            """A copy of the cached trial, if the database has not moved since it was read."""
+        def _cached_copy(self, trial_id: int) -> Any:
+            """The trial from the cache: a finished one as Optuna's cache keeps it, a
+            running one copied if the database has not moved since it was read; None when
+            the database has to be asked."""
+            with self._lock:
+                finished = self._get_cached_trial(trial_id)
+            if finished is not None:
+                return finished
             if not self._versioned or trial_id not in self._trial_id_to_study_id_and_number:
                 return None
             study_id, number = self._trial_id_to_study_id_and_number[trial_id]
@@ -207,21 +212,13 @@ def _trial_cache_class() -> type | None:
                 return None if trial is None else copy.deepcopy(trial)
 
         def get_trial(self, trial_id: int) -> Any:
-            with self._lock:
-                finished = self._get_cached_trial(trial_id)
-            if finished is not None:
-                return finished
-            current = self._current_copy(trial_id)
-            return current if current is not None else self._backend.get_trial(trial_id)
+            cached = self._cached_copy(trial_id)
+            return cached if cached is not None else self._backend.get_trial(trial_id)
 
         def get_trial_system_attrs(self, trial_id: int) -> dict[str, Any]:
-            with self._lock:
-                finished = self._get_cached_trial(trial_id)
-            if finished is not None:
-                return finished.system_attrs
-            current = self._current_copy(trial_id)
-            if current is not None:
-                return current.system_attrs
+            cached = self._cached_copy(trial_id)
+            if cached is not None:
+                return cached.system_attrs
             return self._backend.get_trial_system_attrs(trial_id)
 
         def get_study_id_from_name(self, study_name: str) -> int:
@@ -242,36 +239,21 @@ def _trial_cache_class() -> type | None:
         ) -> None:
             super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
             value = distribution.to_external_repr(param_value_internal)
-
-            def copied(trial: Any) -> None:
-                trial.params = {**trial.params, param_name: value}
-                trial.distributions = {**trial.distributions, param_name: distribution}
-
-            self._copy_into(trial_id, copied)
+            self._copy_into(
+                trial_id, params=(param_name, value), distributions=(param_name, distribution)
+            )
 
         def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
             super().set_trial_user_attr(trial_id, key, value)
-
-            def copied(trial: Any) -> None:
-                trial.user_attrs = {**trial.user_attrs, key: copy.deepcopy(value)}
-
-            self._copy_into(trial_id, copied)
+            self._copy_into(trial_id, user_attrs=(key, copy.deepcopy(value)))
 
         def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
             super().set_trial_system_attr(trial_id, key, value)
-
-            def copied(trial: Any) -> None:
-                trial.system_attrs = {**trial.system_attrs, key: copy.deepcopy(value)}
-
-            self._copy_into(trial_id, copied)
+            self._copy_into(trial_id, system_attrs=(key, copy.deepcopy(value)))
 
         def set_trial_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
             super().set_trial_intermediate_value(trial_id, step, value)
-
-            def copied(trial: Any) -> None:
-                trial.intermediate_values = {**trial.intermediate_values, step: value}
-
-            self._copy_into(trial_id, copied)
+            self._copy_into(trial_id, intermediate_values=(step, value))
 
         def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
             where = self._trial_id_to_study_id_and_number.get(trial_id)
@@ -300,18 +282,21 @@ def _trial_cache_class() -> type | None:
             self._changed()
             super().delete_study(study_id)
 
-        def _copy_into(self, trial_id: int, change: Callable[[Any], None]) -> None:
-            """`change` made to a new copy of the cached trial, which takes its place: a
-            list of trials handed out before keeps the trial as it was (a pruner compares
-            the trials it read before its own write), as with Optuna's storages."""
+        def _copy_into(self, trial_id: int, **entries: tuple[Any, Any]) -> None:
+            """Each (key, value) of `entries` set in that dict attribute of a new copy of
+            the cached running trial, which takes its place: a list of trials handed out
+            before keeps the trial as it was (a pruner compares the trials it read before
+            its own write), as with Optuna's storages."""
             with self._lock:
                 where = self._trial_id_to_study_id_and_number.get(trial_id)
                 trials = None if where is None else self._studies[where[0]].trials
                 trial = None if trials is None else trials.get(where[1])
-                if trial is not None and not trial.state.is_finished():
-                    trial = copy.copy(trial)
-                    change(trial)
-                    trials[where[1]] = trial
+                if trial is None or trial.state.is_finished():
+                    return
+                trial = copy.copy(trial)
+                for attribute, (key, value) in entries.items():
+                    setattr(trial, attribute, {**getattr(trial, attribute), key: value})
+                trials[where[1]] = trial
 
         def _changed(self) -> None:
             self._changes += 1
