@@ -1,7 +1,8 @@
 """What a process keeps between runs: a sweep worker runs trial after trial on the same
 data. The last preprocessing cache entries used are read from memory, as the cache folder
 has them, each run getting its own copy (`--no-cache` keeps nothing); a csv file is read
-once per version of it, and read again when it changes."""
+once per version of it, and read again when it changes; the dataset a data step loaded is
+loaded once per parameters and version of the data, each run getting its own copy."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 
 from ednax.engine import preprocessing
 from ednax.engine.preprocessing import PreprocessCache, prepare
-from ednax.steps.data import Csv, SklearnToy
+from ednax.steps import data
+from ednax.steps.data import Csv, SklearnToy, Synthetic
 
 STEPS = [{"type": "standard_scaler"}]
 
@@ -62,3 +64,40 @@ def test_a_csv_is_read_once_per_version_and_again_when_it_changes(tmp_path, monk
     changed = step.load()
     assert len(reads) == 2 and changed.fingerprint != first.fingerprint
     assert changed.splits["train"].X.max() > first.splits["train"].X.max()
+
+
+def counted_splits(monkeypatch) -> list[int]:
+    splits = []
+    split_rows = data.split_rows
+
+    def counted(X, *args):
+        splits.append(len(X))
+        return split_rows(X, *args)
+
+    monkeypatch.setattr(data, "split_rows", counted)
+    return splits
+
+
+def test_a_dataset_is_loaded_once_per_parameters_each_load_getting_its_own_copy(monkeypatch):
+    splits = counted_splits(monkeypatch)
+    first = SklearnToy("iris", random_state=0).load()
+    first.splits["train"].X[:] = 0.0  # a run that changes its data in place
+    first.classes.append("extra")
+    second = SklearnToy("iris", random_state=0).load()
+
+    assert len(splits) == 1
+    assert second.splits["train"].X.any()
+    assert second.classes == ["setosa", "versicolor", "virginica"]
+    assert not np.shares_memory(first.splits["val"].X, second.splits["val"].X)
+    other = SklearnToy("iris", val=0.3, random_state=0).load()  # other parameters: loaded
+    assert len(splits) == 2 and len(other.splits["val"]) > len(second.splits["val"])
+
+
+def test_generated_data_without_a_seed_is_generated_again(monkeypatch):
+    splits = counted_splits(monkeypatch)
+    seeded = [Synthetic(n_samples=50, random_state=1).load() for _ in range(2)]
+    unseeded = [Synthetic(n_samples=50).load() for _ in range(2)]
+
+    assert len(splits) == 3
+    assert np.array_equal(seeded[0].splits["train"].X, seeded[1].splits["train"].X)
+    assert not np.array_equal(unseeded[0].splits["train"].X, unseeded[1].splits["train"].X)

@@ -8,10 +8,12 @@ indices 0..k-1 and `Dataset.classes` the original labels as plain python values.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Hashable
+import json
+from collections.abc import Callable, Hashable
 from typing import Any, Literal
 
 import numpy as np
@@ -45,6 +47,30 @@ _IMAGE_SHAPES = {"digits": (1, 8, 8)}
 # sweep worker's trials, read a file once per version of it (a frame up to _KEPT_BYTES)
 _READ: dict[tuple, Any] = {}
 _KEPT_BYTES = 512 * 2**20
+# The dataset last loaded, by its step's class and parameters and the data's version: a
+# sweep worker's trials on the same data load it once (up to _KEPT_BYTES), each getting a
+# copy of its own, so that nothing a trial does to its data reaches the next
+_LOADED: dict[tuple, Dataset] = {}
+
+
+def loaded_once(step: Step, version: Hashable, load: Callable[[], Dataset]) -> Dataset:
+    """A copy of what `load()` returned for the same step class, parameters and data
+    `version` (whatever changes when the data does), loading it when that is not the last
+    dataset this process loaded."""
+    params = json.dumps(step.get_params(), sort_keys=True, default=str)
+    key = (type(step).__qualname__, params, version)
+    if key not in _LOADED:
+        dataset = load()
+        if _nbytes(dataset) > _KEPT_BYTES:
+            return dataset
+        _LOADED.clear()  # one data section at a time is what sweeps need
+        _LOADED[key] = dataset
+    return copy.deepcopy(_LOADED[key])
+
+
+def _nbytes(dataset: Dataset) -> int:
+    arrays = (a for s in dataset.splits.values() for a in (s.X, s.y, s.ids))
+    return sum(getattr(a, "nbytes", 0) for a in arrays)
 
 
 class SklearnToy(Step):
@@ -89,6 +115,9 @@ class SklearnToy(Step):
 
     def load(self) -> Dataset:
         check_fractions(self.val, self.test)
+        return loaded_once(self, "shipped", self._load)  # the data ships with scikit-learn
+
+    def _load(self) -> Dataset:
         bunch = _load_toy(self.dataset)
         # copies: the bunch is kept for the next trial of a sweep worker
         X = np.array(bunch.data, dtype=np.float64).reshape(len(bunch.data), -1)
@@ -154,6 +183,11 @@ class Table:
 
     def load(self) -> Dataset:
         check_fractions(self.val, self.test)
+        if not self.versioned_content:
+            return self._load()
+        return loaded_once(self, self._version(), self._load)
+
+    def _load(self) -> Dataset:
         frame, features = self._table()
         task = self._task(frame, features)
         target = frame[self.target]
@@ -432,6 +466,11 @@ class Synthetic(Step):
     def load(self) -> Dataset:
         check_fractions(self.val, self.test)
         self._check_sizes()
+        if self.random_state is None:  # new data every time
+            return self._load()
+        return loaded_once(self, "generated", self._load)
+
+    def _load(self) -> Dataset:
         X, y_raw = self._generate()
         if self.task == "classification":
             y, classes = encode_labels(y_raw)
