@@ -7,6 +7,7 @@ import signal
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 
 from ednax.engine.lightning.fit import TrainingInterrupted, checkpoint_history
@@ -320,3 +321,26 @@ def test_callbacks_an_installed_package_offers_join_every_fit(tmp_path, monkeypa
     started = importlib.import_module("offered_callbacks").started
     assert len(started) == 2 and started[0] is not started[1]
     assert lookups.count({"group": "pytorch_lightning.callbacks_factory"}) == 1
+
+
+class _Metrics(pl.Callback):
+    """Lightning's logged metrics at the end of the fit; `reads`: whether it says so."""
+
+    def __init__(self, reads: bool):
+        self.reads_logged_metrics = reads
+        self.seen: dict = {}
+
+    def on_fit_end(self, trainer, pl_module):
+        self.seen = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def test_metrics_go_to_lightning_where_something_reads_them(tmp_path):
+    silent, reader = _Metrics(reads=False), _Metrics(reads=True)
+    alone = _fit(tmp_path / "alone", callbacks=[silent])
+    read = _fit(tmp_path / "read", callbacks=[reader])
+
+    assert silent.seen == {}  # nothing asked for them: not logged
+    last = read.history[-1]
+    assert reader.seen == {k: pytest.approx(last[k]) for k in reader.seen}
+    assert {"train/loss", "val/loss", "val/accuracy"} <= set(reader.seen)
+    assert alone.history == read.history and alone.metrics == read.metrics

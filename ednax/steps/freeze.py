@@ -40,6 +40,8 @@ class Freeze(pl.Callback):
         Epochs to keep them frozen, from the first (0 never freezes).
     """
 
+    reads_logged_metrics = False  # it reads no metric
+
     def __init__(self, *, params: list[str] = ("backbone",), epochs: Annotated[int, Ge(0)] = 1):
         self.params = list(params)
         self.epochs = epochs

@@ -35,6 +35,8 @@ class TrialPruning(Checkpoint):
         Whether to ask the pruner (False: report only).
     """
 
+    reads_logged_metrics = False  # it reads the module's epoch_scores
+
     def __init__(self, trial: Any, objective: str, prune: bool = True):
         self.trial = trial
         self.objective = objective

@@ -35,6 +35,8 @@ LAST = "last.ckpt"
 class EpochRecord(Checkpoint):
     """History rows and best/last checkpoints, written together at the end of each epoch."""
 
+    reads_logged_metrics = False  # it reads the module's epoch_scores
+
     def __init__(
         self,
         directory: Path,

@@ -25,6 +25,8 @@ class EpochTracking(Checkpoint):
         Called once per epoch, in the process of rank 0 only; must not raise.
     """
 
+    reads_logged_metrics = False  # it reads the module's epoch_scores
+
     def __init__(self, send: Callable[[dict[str, Any]], None]):
         self.send = send
         self._last_epoch = 0
