@@ -320,6 +320,9 @@ def test_joblib_workers_reach_their_trials_through_the_storage(cli, workdir):
     assert read_json(workdir / diverged["bundle"] / "run.json")["status"] == "failed"
     pids = {read_json(workdir / job["bundle"] / "run.json")["pid"] for job in jobs.values()}
     assert record["pid"] not in pids
+    # drawn by the sweeper, which imported what plots need while the workers ran
+    assert record["plots"] == ["optimization_history.png"]
+    assert (folder / "optimization_history.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ from ednax.sweep import optuna_study as studies
 from ednax.sweep.hydra_run import quote
 from ednax.sweep.optuna_worker import say_settled, skipped_line
 from ednax.sweep.outcome import INTERRUPTED
-from ednax.sweep.plots import param_importances, write_plots
+from ednax.sweep.plots import import_meanwhile, param_importances, write_plots
 from ednax.sweep.record import SweepRecord, launcher_message, now
 from ednax.sweep.search_space import Param
 from ednax.sweep.storage import open_storage, storage_url
@@ -166,6 +166,8 @@ class _Search:
 
     def run(self) -> None:
         self.refresh()
+        if self.launcher_name != "basic":  # the trials run in other processes
+            import_meanwhile()
         if self.launcher_name in WORKER_LAUNCHERS:
             self._run_workers()
         else:
