@@ -212,3 +212,15 @@ def test_a_studys_importances_are_recorded_and_agree_with_its_plot(study):
     }
     assert importances == plots.param_importances(study, ["val/loss"])["val/loss"]
     assert abs(sum(importances.values()) - 1) < 1e-3
+
+
+def test_plots_drawn_while_their_imports_begin_in_a_thread_are_complete(study, tmp_path):
+    """A joblib sweep starts importing what plots need when its workers start; a resumed
+    study with no trial left to run draws its plots at once, while those imports run."""
+    from ednax.sweep import plots
+
+    plots.import_meanwhile()
+    files, notes = plots.write_plots(study, tmp_path, ["val/loss"])
+
+    assert files == ["optimization_history.png", "param_importances.png"], notes
+    assert all((tmp_path / name).stat().st_size > 0 for name in files)

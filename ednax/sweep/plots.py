@@ -26,13 +26,16 @@ from typing import Any
 from ednax.runs import atomic
 
 MIN_TRIALS_FOR_IMPORTANCE = 2
+_importing: list[threading.Thread] = []  # the thread of `import_meanwhile`, once started
 
 
 def import_meanwhile() -> None:
     """Import what the plots need (matplotlib, Optuna's plots and importances, which import
     scikit-learn's forests) in a thread, while this process only waits for trials that
     run in other processes: about 1.3 s that would otherwise come after the last trial."""
-    threading.Thread(target=_import_plotting, name="ednax-plot-imports", daemon=True).start()
+    thread = threading.Thread(target=_import_plotting, name="ednax-plot-imports", daemon=True)
+    _importing.append(thread)
+    thread.start()
 
 
 def _import_plotting() -> None:
@@ -46,6 +49,8 @@ def _import_plotting() -> None:
 
 def write_plots(study: Any, directory: Path, objectives: list[str]) -> tuple[list[str], list[str]]:
     """Draw the plots of `study` into `directory`; returns (file names, notes)."""
+    for thread in _importing:  # a half-imported pyplot cannot switch its backend
+        thread.join()
     import matplotlib
 
     matplotlib.use("Agg", force=True)
