@@ -60,10 +60,10 @@ def loaded_once(step: Step, version: Hashable, load: Callable[[], Dataset]) -> D
     params = json.dumps(step.get_params(), sort_keys=True, default=str)
     key = (type(step).__qualname__, params, version)
     if key not in _LOADED:
+        _LOADED.clear()  # one data section at a time is what sweeps need
         dataset = load()
         if _nbytes(dataset) > _KEPT_BYTES:
             return dataset
-        _LOADED.clear()  # one data section at a time is what sweeps need
         _LOADED[key] = dataset
     return copy.deepcopy(_LOADED[key])
 

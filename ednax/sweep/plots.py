@@ -26,7 +26,7 @@ from typing import Any
 from ednax.runs import atomic
 
 MIN_TRIALS_FOR_IMPORTANCE = 2
-_importing: list[threading.Thread] = []  # the thread of `import_meanwhile`, once started
+_importing: list[threading.Thread] = []  # threads of `import_meanwhile` not yet joined
 
 
 def import_meanwhile() -> None:
@@ -40,20 +40,16 @@ def import_meanwhile() -> None:
 
 def _import_plotting() -> None:
     with contextlib.suppress(Exception):  # write_plots imports them again and says what failed
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
+        _use_agg()  # before pyplot is imported, which picks a backend
         for name in ("optuna.importance", "optuna.visualization.matplotlib", "PIL.Image"):
             importlib.import_module(name)
 
 
 def write_plots(study: Any, directory: Path, objectives: list[str]) -> tuple[list[str], list[str]]:
     """Draw the plots of `study` into `directory`; returns (file names, notes)."""
-    for thread in _importing:  # a half-imported pyplot cannot switch its backend
-        thread.join()
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    while _importing:  # a half-imported pyplot cannot switch its backend
+        _importing.pop().join()
+    _use_agg()
     from optuna.trial import TrialState
 
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -78,6 +74,13 @@ def write_plots(study: Any, directory: Path, objectives: list[str]) -> tuple[lis
         if _draw(_importances, study, target, objective, Path(directory) / importance, notes):
             files.append(importance)
     return files, notes
+
+
+def _use_agg() -> None:
+    """Plots are drawn without a display."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
 
 
 def param_importances(study: Any, objectives: list[str]) -> dict[str, dict[str, float]]:
