@@ -9,7 +9,7 @@ import numpy as np
 from ednax.engine.metrics import build_metrics, predictions_csv, score
 from ednax.engine.predict import estimator_outputs
 from ednax.errors import ConfigError, Problem
-from ednax.registry import REGISTRY
+from ednax.registry import REGISTRY, Registry
 from ednax.steps.base import Dataset
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def fit_estimator(
     cfg = experiment.config
     model_section = cfg["model"]
     metrics = build_metrics(cfg["metrics"]["names"], dataset.task)
-    needs = [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+    needs = _needing_probabilities(metrics)
     model = REGISTRY.build("model", model_section)
     estimator = _build_estimator(model, dataset.task, needs)
     _check_probabilities(estimator, needs, model_section["type"])
@@ -45,6 +45,21 @@ def fit_estimator(
         shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
         experiment.note(f"{prefix}{split}: {shown}")
     return results
+
+
+def check_estimator(
+    model_section: dict[str, Any], task: str, metric_names: list[str], registry: Registry
+) -> None:
+    """Build the estimator a fit of `model_section` on a `task` dataset would fit, scored
+    by `metric_names`: a ConfigError if scikit-learn refuses a parameter's value, the model
+    does not serve the task, or a metric needs probabilities the model does not give."""
+    needs = _needing_probabilities(build_metrics(metric_names, task))
+    model = registry.build("model", model_section)
+    _check_probabilities(_build_estimator(model, task, needs), needs, model_section["type"])
+
+
+def _needing_probabilities(metrics: dict[str, Any]) -> list[str]:
+    return [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
 
 
 def _build_estimator(model: Any, task: str, needs: list[str]) -> Any:
