@@ -31,6 +31,18 @@ CASES = {
         ["preprocess.1.columns=[islnd]"],
         "preprocess[1].columns: no column 'islnd' at this step",
     ),
+    "a value scikit-learn refuses": (
+        SAMPLES / "iris-sklearn.yaml",
+        ["model.max_depth=-1"],
+        "model.max_depth: The 'max_depth' parameter of RandomForestClassifier must be an int "
+        "in the range [1, inf)",
+    ),
+    "a metric needing probabilities the model does not give": (
+        SAMPLES / "iris-sklearn.yaml",
+        ["model=svm", "model.probability=false", "metrics.names=[accuracy,roc_auc]"],
+        "metrics.names: metric(s) roc_auc need class probabilities, which model 'svm' does "
+        "not give",
+    ),
     "a logger whose package is missing": (
         MLP,
         ["trainer.logger=tensorboard"],
@@ -67,6 +79,36 @@ def test_validate_checks_a_sweeps_search_space_and_reports_every_misspelt_key(wo
     assert "(2 problems)" in result.err
     good = run_cli("validate", SAMPLES / "iris-mlp-optuna.yaml", cwd=workdir)
     assert good.code == 0, good.text
+
+
+def test_a_search_space_corner_scikit_learn_refuses_stops_the_search_before_any_trial(workdir):
+    # written as a Hydra setting, the entry replaces the config's own max_depth range
+    entry = "hydra.sweeper.params.model.max_depth=range(0,3)"
+
+    result = run_cli("run", SAMPLES / "wine-optuna.yaml", "-m", entry, cwd=workdir)
+
+    assert result.code == 2, result.text
+    assert "model.max_depth: The 'max_depth' parameter" in result.err
+    assert "Got 0 instead" in result.err and "requires --multirun" not in result.err
+    assert not (workdir / "runs").exists(), "no sweep folder, no bundle"
+
+
+def test_validate_m_checks_every_job_of_a_sweep_given_on_the_command_line(workdir):
+    grid = run_cli(
+        "validate", SAMPLES / "iris-sklearn.yaml", "-m", "model.max_depth=2,-1", cwd=workdir
+    )
+    assert grid.code == 2, grid.text
+    assert "Got -1 instead" in grid.err and "in sweep job 2 of 2" in grid.err
+
+    entry = "hydra.sweeper.params.model.max_depth=range(2,4)"
+    search = run_cli("validate", SAMPLES / "wine-optuna.yaml", "-m", entry, cwd=workdir)
+    assert search.code == 0, search.text
+    assert "model.max_depth: int in [2, 3]" in search.out  # the entry replaced the file's
+    assert "is valid as a sweep" in search.out
+
+    without = run_cli("validate", SAMPLES / "iris-sklearn.yaml", "model.max_depth=2,3", cwd=workdir)
+    assert without.code == 2 and "add -m" in without.err
+    assert not (workdir / "runs").exists()
 
 
 def test_a_config_error_only_the_fitted_data_shows_leaves_no_bundle(workdir):

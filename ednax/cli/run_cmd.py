@@ -71,9 +71,22 @@ def resume(
 def validate(
     config: Path = CONFIG,
     overrides: list[str] = OVERRIDES,
+    multirun: bool = typer.Option(
+        False,
+        "-m",
+        "--multirun",
+        help="check a sweep as `run -m` does before any job: every job of a grid, every "
+        "corner of an Optuna search space",
+    ),
     debug: bool = DEBUG,
 ) -> int:
     """Check a config (and overrides) without running anything."""
+    if multirun:
+        from ednax.cli.sweep_cmd import run_multirun
+
+        run_multirun(config, overrides or [], dry_run=True, command=_command())
+        say(f"ok: {config} is valid as a sweep")
+        return 0
     from ednax.app import running
 
     resolved = running.validate(config, overrides or [])

@@ -152,7 +152,8 @@ def plan_overrides(
             continue
         if override.is_sweep_override() and not multirun:
             raise UsageError(
-                f"'{text}' is a sweep (several values); add -m to run one job per value"
+                f"'{text}' is a sweep (several values): add -m, with which `ednax run` runs "
+                "one job per value and `ednax validate` checks every job"
             )
         refused = override_problems(text, override)
         if refused:

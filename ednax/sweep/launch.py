@@ -88,6 +88,7 @@ def prepare_sweep(
     """The checked plan of `ednax run CONFIG -m OVERRIDES...`; `cache=False` (`--no-cache`)
     makes every job fit its preprocessing afresh, neither reading nor filling the cache."""
     source = read_source(config_file)
+    overrides = [_search_entry_of(o) or o for o in overrides]
     hydra_overrides = [o for o in overrides if hydra_run.is_hydra_override(o)]
     job_overrides = [o for o in overrides if not hydra_run.is_hydra_override(o)]
     _import_plugins(source)  # the config's own classes, so that glob() sees them
@@ -108,6 +109,17 @@ def prepare_sweep(
     plan.submitit_folder = section["submitit_folder"]
     plan.cache = cache
     return plan
+
+
+def _search_entry_of(override: str) -> str | None:
+    """A sweep entry written as a Hydra setting (`hydra.sweeper.params.model.lr=
+    interval(1e-4, 1e-1)`) as the entry it sets (`model.lr=interval(1e-4, 1e-1)`), which
+    replaces the config's entry of that key as any sweep override does. Composed as a
+    setting of Hydra's own, its sweep would be refused ("requires --multirun")."""
+    key = override.removeprefix("+")
+    if override.startswith("~") or not key.startswith(f"{PARAMS_PATH}."):
+        return None
+    return key.removeprefix(f"{PARAMS_PATH}.") or None
 
 
 def start_sweep(
