@@ -295,6 +295,13 @@ def test_rows_that_cannot_train_are_refused_at_validation(cli, workdir, command,
     assert_refused(cli(command, config), workdir, "table.yaml:2", *needles)
 
 
+def test_a_numeric_column_with_stray_text_is_one_problem_not_also_a_text_column(cli, workdir):
+    # 40 distinct values: as text it would be a column of ids, which it is not
+    result = cli("validate", csv_config(workdir, numbers(n=40, stray={6: "12 kg"})))
+    assert_refused(result, workdir, "column 'b' holds numbers, but data row 6 is '12 kg'")
+    assert "(1 problem)" in result.text and "distinct values" not in result.text
+
+
 def test_the_stray_text_rule(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # text in half the values or more: a categorical column, as before

@@ -59,13 +59,17 @@ def test_predict_refuses_inputs_that_do_not_match_training(cli, csv_run, workdir
     assert result.code == 2, result.text
     assert "column 'colour' was not in the training data" in result.err
     assert "column 'island' has categories not seen in training: ['Atlantis']" in result.err
-    assert "column 'bill_depth_mm' must be numeric; row 0 holds 'deep'" in result.err
+    # counted as the data step counts a training file's rows: from 1 after the header
+    assert "column 'bill_depth_mm' must be numeric; data row 1 holds 'deep'" in result.err
     assert "Traceback" not in result.text
 
-    missing = write(workdir / "missing.csv", "island,bill_length_mm\nDream,40\n")
+    missing = write(workdir / "missing.csv", "Island,bill_length_mm\nDream,40\n")
     result = cli("predict", csv_run, missing)
     assert result.code == 2
     assert "column 'body_mass_g' is missing" in result.err
+    assert "column 'island' is missing (the model was trained on it); is it 'Island'?" in (
+        result.err
+    )
 
 
 def test_predict_with_an_id_column(cli, csv_run, workdir):

@@ -419,8 +419,10 @@ def test_input_errors_are_422_with_predicts_messages(estimator, bundles, folder)
         "  column 'colour' was not in the training data; remove it or pass it as --id-column",
         "  column 'island' has categories not seen in training: ['Mars'] "
         "(known: ['Biscoe', 'Dream', 'Torgersen'])",
-        "  column 'bill_length_mm' must be numeric; row 1 holds 'abc'",
+        "  column 'bill_length_mm' must be numeric; data row 2 holds 'abc'",
     ]
+    # a request's rows are named by their position in it (from 0), a file's as data rows
+    problems = [p.replace("data row 2 holds", "row 1 holds") for p in problems]
     responses = [
         estimator.post(
             "/v1/predict", content=bad.read_bytes(), headers={"content-type": "text/csv"}

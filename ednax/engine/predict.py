@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ednax.errors import UsageError
+from ednax.errors import Suggestions, UsageError
 from ednax.runs import trust as signatures
 from ednax.runs.bundle import Bundle
 from ednax.steps.pretrained import EXPORT_FILES, EXPORT_FOLDER
@@ -327,19 +327,30 @@ def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tup
     from ednax.steps.data_sources import PARQUET_SUFFIX, read_parquet
 
     if path.suffix == PARQUET_SUFFIX or path.is_dir():
-        return check_frame(read_parquet(path), schema, id_column, str(path))
-    return check_frame(read_csv(path, "source", UsageError), schema, id_column, str(path))
+        frame = read_parquet(path)
+    else:
+        frame = read_csv(path, "source", UsageError)
+    return check_frame(frame, schema, id_column, str(path), data_rows=True)
 
 
-def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what: str) -> tuple:
+def check_frame(
+    frame: Any,
+    schema: dict[str, Any],
+    id_column: str | None,
+    what: str,
+    *,
+    data_rows: bool = False,
+) -> tuple:
     """(ids, X) of a DataFrame to predict on, checked against the training schema: every
-    problem reported at once, naming `what` the rows came from (a file, "the rows")."""
+    problem reported at once, naming `what` the rows came from (a file, "the rows"). A
+    row is named by its position from 0 (a request's list), or with `data_rows` (a file)
+    as a data row counted from 1, as the data step's checks name a training file's."""
     from ednax.steps.csv_columns import feature_matrix
 
     frame.columns = [str(c) for c in frame.columns]
     if id_column is None and schema.get("id") in frame.columns:  # the run's data.id
         id_column = schema["id"]
-    problems = column_problems(frame, schema, id_column)
+    problems = column_problems(frame, schema, id_column, data_rows=data_rows)
     if problems:
         raise UsageError(
             f"{what} does not match what the model was trained on:\n  " + "\n  ".join(problems)
@@ -352,30 +363,39 @@ def check_frame(frame: Any, schema: dict[str, Any], id_column: str | None, what:
     return ids, feature_matrix(frame[features], categorical)
 
 
-def column_problems(frame: Any, schema: dict[str, Any], id_column: str | None) -> list[str]:
+def column_problems(
+    frame: Any, schema: dict[str, Any], id_column: str | None, *, data_rows: bool = False
+) -> list[str]:
     features = {f["name"]: f for f in schema["features"]}
     allowed = set(features) | {schema.get("target"), schema.get("id"), id_column}
     allowed |= set(schema.get("dropped") or ())  # the run's data.drop
+    extra = [name for name in frame.columns if name not in allowed]
     problems = [
-        f"column '{name}' is missing (the model was trained on it)"
+        f"column '{name}' is missing (the model was trained on it)" + _written_as(name, extra)
         for name in features
         if name not in frame.columns
     ]
     problems += [
         f"column '{name}' was not in the training data; remove it"
         + (" or pass it as --id-column" if id_column is None else "")
-        for name in frame.columns
-        if name not in allowed
+        for name in extra
     ]
     if id_column is not None and id_column not in frame.columns:
         problems.append(f"the id column '{id_column}' is not in the file")
     for name, spec in features.items():
         if name in frame.columns:
-            problems += _value_problems(frame[name], spec)
+            problems += _value_problems(frame[name], spec, data_rows)
     return problems
 
 
-def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
+def _written_as(name: str, extra: list[str]) -> str:
+    """'; is it 'Island'?' when a column the model was not trained on is `name` in
+    another case or with a typo."""
+    near = Suggestions(extra).near(name)
+    return f"; is it '{near[0]}'?" if near else ""
+
+
+def _value_problems(column: Any, spec: dict[str, Any], data_rows: bool) -> list[str]:
     import pandas as pd
 
     from ednax.steps.csv_columns import category
@@ -385,10 +405,9 @@ def _value_problems(column: Any, spec: dict[str, Any]) -> list[str]:
         numbers = pd.to_numeric(column, errors="coerce")
         bad = present & numbers.isna()
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            return [
-                f"column '{spec['name']}' must be numeric; row {row} holds {column.iloc[row]!r}"
-            ]
+            at = int(np.flatnonzero(bad.to_numpy())[0])
+            row = f"data row {at + 1}" if data_rows else f"row {at}"
+            return [f"column '{spec['name']}' must be numeric; {row} holds {column.iloc[at]!r}"]
         return []
     seen = set(spec.get("categories", []))
     unseen = sorted({category(v) for v in column[present]} - seen)

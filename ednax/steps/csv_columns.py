@@ -163,10 +163,14 @@ def check_rows(
     exempt = {*declared.categorical, *declared.numeric}  # declared: checked as declared
     checked = [n for n in features if n not in exempt]
     checked = checked if task == "classification" else [target, *checked]
-    problems = [
-        p for name in checked if (p := stray_text(frame[name], name, target, rows)) is not None
-    ]
-    problems += declared_problems(frame, features, declared, rows)
+    strays = {
+        name: p
+        for name in checked
+        if (p := stray_text(frame[name], name, target, rows)) is not None
+    }
+    problems = list(strays.values())
+    # a numeric column with stray text is not also a text column of many values
+    problems += declared_problems(frame, [f for f in features if f not in strays], declared, rows)
     if problems:
         raise ConfigError(problems)
     check_target_filled(frame[target], target, rows)
