@@ -89,6 +89,47 @@ def test_predict_refuses_a_tampered_artifact(cli, csv_run):
     assert "was changed after the run" in result.err
 
 
+BROKEN_FIT = """\
+from sklearn.dummy import DummyClassifier
+
+from ednax.registry import register
+from ednax.steps.base import Step
+
+
+class Broken(DummyClassifier):
+    def fit(self, X, y):
+        raise RuntimeError("the fit broke")
+
+
+@register("model", "broken_fit")
+class BrokenFit(Step):
+    \"\"\"A classifier whose fit raises.\"\"\"
+
+    def build(self, task):
+        return Broken()
+"""
+
+
+def test_predict_names_the_split_and_the_run_it_cannot_use(cli, csv_run, workdir):
+    misspelt = cli("predict", csv_run, "data:tst")
+    assert misspelt.code == 2
+    assert "the run's data has no split 'tst'; did you mean 'test'?" in misspelt.err
+    unknown = cli("predict", "csv-exampl/latest", "data:test")
+    assert unknown.code == 2 and "did you mean 'csv-example/latest'?" in unknown.err
+
+    write(workdir / "broken_fit.py", BROKEN_FIT)
+    config = write(
+        workdir / "broken.yaml",
+        "experiment: {name: broken}\nimports: [broken_fit]\n"
+        "data: {type: sklearn_toy, dataset: iris}\nmodel: {type: broken_fit}\n",
+    )
+    assert cli("run", config).code == 1
+    failed = cli("predict", "broken/latest", "data:test")
+    assert failed.code == 2, failed.text
+    assert "failed (RuntimeError: the fit broke): it left no model.pkl" in failed.err
+    assert "Traceback" not in failed.text
+
+
 def test_predict_with_a_torch_run_uses_the_best_checkpoint(cli, workdir):
     assert cli("run", SAMPLES / "iris-mlp.yaml", "trainer.max_epochs=4").code == 0
     run = bundle_of(workdir, "iris-mlp")

@@ -13,7 +13,7 @@ from ednax.app.plugins import keeps_code, plugin_dirs
 from ednax.config.plugins import import_plugins
 from ednax.engine.predict import Predictions, Predictor, check_frame, read_input
 from ednax.engine.predict_images import images_to_predict
-from ednax.errors import Problem, UsageError
+from ednax.errors import Problem, Suggestions, UsageError
 from ednax.registry import REGISTRY
 from ednax.runs.bundle import Bundle
 from ednax.runs.store import find_run
@@ -100,7 +100,11 @@ class LoadedRun:
         resolved = bundle_config(self.bundle, self.record, bundle_code=self.bundle_code)
         dataset = REGISTRY.build("data", resolved["data"]).load()
         if split not in dataset.splits:
-            raise UsageError(f"data:{split}: the run's data has splits {sorted(dataset.splits)}")
+            splits = sorted(dataset.splits)
+            raise UsageError(
+                f"data:{split}: the run's data has no split '{split}'; "
+                + Suggestions(splits).hint(split, "split")
+            )
         chosen = dataset.splits[split]
         if dataset.modality == "image":
             return self.predictor.predict_images(chosen)

@@ -120,6 +120,18 @@ class Predictor:
                 self._refuse(name, signatures.NOT_SIGNED)
         return self._loaded.setdefault(name, pickle.loads(data))
 
+    def _missing(self, name: str) -> str:
+        """Why the bundle has no `name`: a run that did not complete says how it ended."""
+        status = self.record.get("status")
+        if status in (None, "completed"):
+            return f"{self.bundle.path} has no recorded artifact {name}; was the run completed?"
+        error = str(self.record.get("error") or "").strip().splitlines()
+        why = f" ({error[0]})" if error else ""
+        return (
+            f"run {self.bundle.run_id} {status}{why}: it left no {name} to predict with; "
+            "predict with a completed run (`ednax runs -s completed`)"
+        )
+
     def _read(self, name: str) -> tuple[Path, bytes]:
         artifacts = self.bundle.path / "artifacts"
         path = (artifacts / name).resolve()
@@ -127,9 +139,7 @@ class Predictor:
             raise UsageError(f"artifact {name} is outside {artifacts}; refusing to load it")
         recorded = (self.record.get("artifacts") or {}).get(name)
         if not isinstance(recorded, dict) or not path.is_file():
-            raise UsageError(
-                f"{self.bundle.path} has no recorded artifact {name}; was the run completed?"
-            )
+            raise UsageError(self._missing(name))
         data = path.read_bytes()
         digest, expected = hashlib.sha256(data).hexdigest(), str(recorded.get("sha256"))
         if digest != expected:
@@ -293,6 +303,8 @@ class Predictor:
         for name in (self.prefix + "best.ckpt", self.prefix + "last.ckpt"):
             if name in recorded:
                 return self.verified(name)
+        if self.record.get("status") not in (None, "completed"):
+            raise UsageError(self._missing("checkpoint"))
         raise UsageError(f"{self.bundle.path} kept no checkpoint (save.checkpoints: none)")
 
 

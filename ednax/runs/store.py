@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ednax.errors import UsageError, did_you_mean
+from ednax.errors import Suggestions, UsageError, did_you_mean
 from ednax.runs.bundle import CONFIG_FILE, RUN_FILE
 from ednax.runs.index import RunIndex, list_runs, read_record
 from ednax.runs.layout import LATEST, RUN_ID
@@ -166,9 +166,14 @@ def _split_ref(ref: str, runs_dir: Path, experiment: str | None) -> tuple[Path, 
         return runs_dir, head, name
     if head_path.is_dir():
         return head_path.parent, head_path.name, name
+    experiments = (
+        sorted(p.name for p in runs_dir.iterdir() if p.is_dir()) if runs_dir.is_dir() else []
+    )
+    near = Suggestions([e for e in experiments if not e.startswith(".")]).near(head)
+    hint = f"; did you mean '{near[0]}/{name}'?" if near and "/" not in head else ""
     raise UsageError(
         f"no run '{ref}': it is not a bundle folder, and '{head}' is neither an experiment "
-        f"under {runs_dir} nor a folder"
+        f"under {runs_dir} nor a folder{hint}"
     )
 
 
