@@ -98,6 +98,7 @@ def test_a_gpu_trainer_validates_anywhere_and_a_run_without_a_gpu_stops_before_t
     assert result.code == 2, result.text
     assert "trainer.accelerator: a GPU was asked for, but torch finds no CUDA" in result.err
     assert "(set on the command line by '+trainer=gpu')" in result.err
+    assert not (workdir / "runs").exists(), "said before a bundle"
 
 
 def test_a_switch_replaces_the_section_and_an_added_option_is_laid_over_it(workdir):

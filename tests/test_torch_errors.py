@@ -48,14 +48,6 @@ def run_records(workdir: Path) -> list[dict]:
     return [read_json(p) for p in bundle_files(workdir / "runs", "*/*/run.json")]
 
 
-def assert_failed_bundle(workdir: Path, reason: str) -> None:
-    """Exactly one bundle, failed, and its run.json says why."""
-    records = run_records(workdir)
-    assert len(records) == 1, records
-    assert records[0]["status"] == "failed"
-    assert reason in records[0]["error"], records[0]["error"]
-
-
 @functools.cache
 def has_gpu() -> bool:
     import torch
@@ -76,7 +68,7 @@ class Case:
     needles: tuple[str, ...]
     args: tuple[str, ...] = ()
     at: str | None = None  # the message must point at bad.yaml:<line of this fragment>
-    runtime: bool = False  # only the run can find it: a failed bundle, not a validation error
+    runtime: bool = False  # only the run can find it (this machine): validate accepts it
 
 
 def case(name: str, text: str, *needles: str, args=(), at=None, runtime=False):
@@ -290,10 +282,7 @@ def test_bad_torch_input_is_reported_on_its_key(cli, workdir, bad: Case):
     assert_reported(result, *bad.needles)
     if bad.at is not None:
         assert f"bad.yaml:{line_of(bad.text, bad.at)}" in result.text, result.text
-    if bad.runtime:
-        assert_failed_bundle(workdir, bad.needles[0])
-    else:
-        assert not (workdir / "runs").exists(), "a bundle was created for an invalid config"
+    assert not (workdir / "runs").exists(), "a bundle was created for an invalid config"
 
 
 @pytest.mark.parametrize("bad", VALIDATION_CASES)

@@ -130,6 +130,7 @@ class Experiment:
     def run(self) -> RunResult:
         """Run into a new bundle, or continue the one given (resume), holding its lock."""
         if self.bundle is None:
+            self._check_machine()
             self.bundle = self._create_bundle()
             try:
                 with bundle_lock(self.bundle.path):
@@ -142,6 +143,17 @@ class Experiment:
             self._restore_history()
             self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
             return self._run_locked()
+
+    def _check_machine(self) -> None:
+        """What this machine lacks for the run (a GPU asked for), said before a bundle."""
+        if self.config.family != "torch":
+            return
+        from ednax.engine.lightning.setup import device_problems
+
+        accelerator = (self.config.get("trainer") or {}).get("accelerator")
+        problems = device_problems(accelerator)
+        if problems:
+            raise ConfigError([self.config.locate(p) for p in problems])
 
     def _discard_bundle(self) -> None:
         """A config error that only the data could show (a preprocess step naming a column

@@ -39,7 +39,7 @@ def check_setup(
     """Every problem of the setup at once (a ConfigError); then the checkpoint to resume."""
     problems = list(options.problems())
     problems += monitor_checks(options, dataset, sections, list(metrics), monitor, mode)
-    problems += _device_problems(options)
+    problems += device_problems(options.accelerator)
     problems += logger_problems(options.logger)
     problems += text_option_problems(vars(options), dataset.modality)
     if problems:
@@ -83,8 +83,11 @@ def monitor_checks(
     return found
 
 
-def _device_problems(options: Any) -> list[Problem]:
-    if options.accelerator == "gpu" and not _gpu_available():
+def device_problems(accelerator: str | None) -> list[Problem]:
+    """What this machine lacks for `trainer.accelerator`: a GPU asked for where torch
+    finds none (said by `ednax run` before it makes a bundle; `validate` does not ask, as
+    a config may be checked on one machine and trained on another)."""
+    if accelerator == "gpu" and not _gpu_available():
         return [
             Problem(
                 "a GPU was asked for, but torch finds no CUDA or MPS device",
