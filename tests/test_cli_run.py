@@ -330,6 +330,7 @@ def test_interrupted_run_is_recorded_as_interrupted(workdir, signum):
             proc.wait()
     assert proc.returncode != 0, out + err
     assert "interrupted" in err
+    assert f"run {bundle.name} interrupted: `ednax resume " in out  # how to go on
     assert "Traceback" not in out + err
     run = read_json(bundle / "run.json")
     assert run["status"] == "interrupted"

@@ -189,7 +189,11 @@ class Experiment:
             link_latest(self.bundle.path)
         except KeyboardInterrupt:
             with signals_held():
-                self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)")
+                if self._finish_failed("interrupted", "interrupted (Ctrl-C or SIGTERM)"):
+                    self._say(
+                        f"run {self.bundle.run_id} interrupted: `ednax resume "
+                        f"{self.bundle.path}` continues it"
+                    )
             raise
         except ConfigError as exc:
             exc.problems = [self.config.locate(p) for p in exc.problems]
