@@ -344,6 +344,18 @@ def test_missing_config_file_suggests_a_near_name(cli, workdir):
     assert_rejected(result, workdir, "config file not found: irsi.yaml", "did you mean 'iris.yaml'")
 
 
+def test_missing_data_file_suggests_the_near_name_beside_it(cli, workdir):
+    write(workdir / "data" / "penguins-mini.csv", "a,y\n1,0\n2,1\n")
+    config = write(
+        workdir / "table.yaml",
+        "data: {type: csv, path: data/penguins-mni.csv, target: y}\n"
+        "model: {type: logistic_regression}\n",
+    )
+    result = cli("run", config)
+    near = workdir / "data" / "penguins-mini.csv"
+    assert_rejected(result, workdir, "file not found: data/penguins-mni.csv", f"'{near}'?")
+
+
 def test_config_file_must_end_in_yaml(cli, workdir):
     write(workdir / "iris.yml", IRIS)
     result = cli("run", "iris.yml")

@@ -6,16 +6,18 @@ recorded as the concrete bundle (`runs/base/latest/artifacts/pretrained` works t
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ednax.errors import UsageError
+from ednax.errors import Suggestions, UsageError
 from ednax.steps.data_sources import sqlite_file
 
 if TYPE_CHECKING:
     from ednax.config.context import Resolving
 
+NEAR_NAMES_LOOKED_AT = 1000  # entries of a folder a missing file's near name is looked for in
 # parameter -> whether it must name a file or folder that exists
 PATH_PARAMETERS = {"path": True, "pretrained": False}
 # parameters holding a database URL: a SQLite file in one is found as a `path` is
@@ -61,12 +63,26 @@ def _found(r: Resolving, key: str, value: str, required: bool) -> Path | bool | 
         tried = " or ".join(str(c) for c in dict.fromkeys(candidates))
         r.fail(
             key,
-            f"file not found: {value}",
+            f"file not found: {value}" + _beside(candidates),
             f"looked for {tried}; relative paths are taken from the working directory, "
             "then from the config file's folder",
         )
         return False
     return found
+
+
+def _beside(candidates: list[Path]) -> str:
+    """'; did you mean '.../penguins-mini.csv'?' for a file of a near name in the folder
+    of a path looked for."""
+    for candidate in candidates:
+        folder = candidate.parent
+        if not folder.is_dir():
+            continue
+        names = [p.name for p in itertools.islice(folder.iterdir(), NEAR_NAMES_LOOKED_AT)]
+        near = Suggestions(names).near(candidate.name, n=1)
+        if near:
+            return f"; did you mean '{folder / near[0]}'?"
+    return ""
 
 
 def _latest_run(r: Resolving, key: str, candidates: list[Path]) -> Path | None:
