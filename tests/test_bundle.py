@@ -232,6 +232,25 @@ def test_finish_records_status_end_time_and_duration(tmp_path, monkeypatch, stat
     assert json.loads((run.path / "metrics.json").read_text()) == {"val": {"accuracy": 0.9}}
 
 
+def test_a_resumed_runs_duration_is_its_attempts_not_the_time_it_lay_stopped(tmp_path, monkeypatch):
+    def at(seconds: float) -> None:
+        monkeypatch.setattr(bundle, "_now", lambda: FIXED_TIME + seconds)
+
+    run = Bundle.create(tmp_path, "iris")
+    at(0)
+    run.start(**start_args(tmp_path))
+    at(12.5)
+    run.finish("interrupted")
+    at(3600)
+    run.restart(pid=1)
+    at(3610)
+    run.finish("completed")
+
+    record = run.read_run()
+    assert record["duration_s"] == 22.5  # 12.5 s, then 10 s an hour later
+    assert (record["status"], record["pid"]) == ("completed", 1)
+
+
 def test_finish_and_update_reject_unknown_statuses(tmp_path):
     run = Bundle.create(tmp_path, "iris")
     run.start(**start_args(tmp_path))

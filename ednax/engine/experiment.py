@@ -141,7 +141,7 @@ class Experiment:
                 raise
         with bundle_lock(self.bundle.path):  # a second resume of the bundle stops here
             self._restore_history()
-            self.bundle.update(status="running", error=None, ended_at=None, **_whereabouts())
+            self.bundle.restart(**_whereabouts())
             return self._run_locked()
 
     def _check_machine(self) -> None:

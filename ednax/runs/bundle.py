@@ -289,8 +289,10 @@ class Bundle:
             self.write_metrics(metrics)
         ended = _now()
         with _LOCK:
-            started = self._current().get("started_at")
-            duration = None if started is None else round(ended - _parse_time(started), 3)
+            run = self._current()
+            since = run.get("resumed_at") or run.get("started_at")
+            before = run.get("duration_before_s") or 0.0
+            duration = None if since is None else round(ended - _parse_time(since) + before, 3)
             self.update(
                 status=status,
                 error=None if error is None else mask_password(error),
@@ -298,6 +300,20 @@ class Bundle:
                 duration_s=duration,
             )
             return self.read_run()
+
+    def restart(self, **fields: Any) -> None:
+        """The run running again (a resume): its duration goes on from what its earlier
+        attempts ran, without the time it lay stopped; `fields` are set as well."""
+        with _LOCK:
+            before = self._current().get("duration_s") or 0.0
+            self.update(
+                status="running",
+                error=None,
+                ended_at=None,
+                resumed_at=_isoformat(_now()),
+                duration_before_s=before,
+                **fields,
+            )
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Write metrics.json, e.g. {"train": {"accuracy": 1.0}, "val": {...}}."""

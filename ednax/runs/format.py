@@ -89,9 +89,11 @@ def local_time(iso: str | None) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """12.3s, 4m05s, 2h07m."""
+    """0.04s, 12.3s, 4m05s, 2h07m."""
     if seconds is None:
         return ""
+    if seconds < 1:
+        return f"{seconds:.2f}s"  # a small estimator's run: 0.04s, not 0.0s
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
