@@ -99,17 +99,22 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def run_staggered(cwd: Path, runs: dict[str, list], gap: float = 1.1) -> dict[str, str]:
-    """`ednax run` once per entry, in parallel but started `gap` seconds apart, so that the
-    run ids (made when each run creates its bundle) sort in start order. Returns the ids."""
+def run_staggered(cwd: Path, runs: dict[str, list], timeout: float = 120) -> dict[str, str]:
+    """`ednax run` once per entry, in parallel, each started once the one before has made
+    its bundle, so that the run ids (made when each run creates its bundle) sort in start
+    order. Returns the ids."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     procs = {}
     for name, args in runs.items():
+        made = len(list(cwd.glob("runs/*/[0-9]*-*")))
         command = [sys.executable, "-m", "ednax", "run", *map(str, args)]
         procs[name] = subprocess.Popen(
             command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        time.sleep(gap)
+        deadline = time.monotonic() + timeout
+        while len(list(cwd.glob("runs/*/[0-9]*-*"))) == made and procs[name].poll() is None:
+            assert time.monotonic() < deadline, f"{name} made no bundle in {timeout} s"
+            time.sleep(0.02)
     ids = {}
     for name, proc in procs.items():
         out, _ = proc.communicate(timeout=300)
