@@ -372,10 +372,17 @@ def test_help_imports_no_heavy_library(workdir):
     assert not loaded & heavy, sorted(loaded & heavy)
 
 
-def test_validate_imports_neither_torch_nor_sklearn(workdir):
-    code, loaded = top_level_modules_loaded_by("validate", str(IRIS), cwd=workdir)
+def test_validate_imports_only_what_its_checks_need(workdir):
+    # a torch config is checked against its classes' signatures, without torch
+    code, loaded = top_level_modules_loaded_by(
+        "validate", str(SAMPLES / "iris-mlp.yaml"), cwd=workdir
+    )
     assert code == 0
     assert not loaded & {"torch", "sklearn"}, sorted(loaded & {"torch", "sklearn"})
+    # an estimator config's estimator is built, unfitted, for scikit-learn's own checks
+    code, loaded = top_level_modules_loaded_by("validate", str(IRIS), cwd=workdir)
+    assert code == 0
+    assert "sklearn" in loaded and "torch" not in loaded
 
 
 @pytest.mark.slow
@@ -415,6 +422,15 @@ def test_registry_model_shows_parameters_with_defaults(cli):
     row = next(line for line in result.out.splitlines() if " n_estimators " in line)
     assert re.search(r"\b100\b", row), row
     assert "logistic_regression" in result.out
+
+
+def test_registry_shows_one_class_unwrapped_or_names_the_nearest(cli):
+    result = succeeded(cli("registry", "model", "random_forest"))
+    assert "random_forest" in result.out and "logistic_regression" not in result.out
+    described = "Maximum depth of a tree (None = grow until leaves are pure or too small)."
+    assert described in result.out  # one line, even off a terminal
+    misspelt = cli("registry", "model", "random_forst")
+    assert misspelt.code == 2 and "did you mean 'random_forest'?" in misspelt.err
 
 
 def test_registry_unknown_kind_suggests_the_nearest(cli):

@@ -112,12 +112,14 @@ def test_an_optuna_search_runs_each_trial_as_a_submitit_job(cli, workdir):
 
 
 def test_a_failing_job_is_recorded_and_the_other_completes(cli, workdir):
-    result = cli("run", IRIS, "-m", "model.max_depth=-1,3", "hydra/launcher=submitit_local")
+    # more neighbours than training rows: a failure only the data shows, in the fit
+    grid = ["model=knn", "model.n_neighbors=500,3", "hydra/launcher=submitit_local"]
+    result = cli("run", IRIS, "-m", *grid)
 
     assert result.code == 1, result.text
     _, record = sweep_record(workdir, "iris-sklearn")
     failed, completed = record["jobs"]
-    assert failed["status"] == "failed" and "max_depth" in failed["error"]
+    assert failed["status"] == "failed" and "n_neighbors" in failed["error"]
     assert run_json(workdir, failed)["status"] == "failed"
     assert completed["status"] == "completed" and completed["value"] is not None
     assert record["counts"] == {"failed": 1, "completed": 1}

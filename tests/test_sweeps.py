@@ -109,12 +109,13 @@ def test_the_joblib_launcher_runs_jobs_in_other_processes(cli, workdir):
 
 
 def test_a_failing_job_is_recorded_and_the_others_still_run(cli, workdir):
-    result = cli("run", IRIS, "-m", "model.max_depth=-1,3")
+    # more neighbours than training rows: a failure only the data shows, in the fit
+    result = cli("run", IRIS, "-m", "model=knn", "model.n_neighbors=500,3")
 
     assert result.code == 1, result.text
     _, record = sweep_record(workdir, "iris-sklearn")
     failed, completed = record["jobs"]
-    assert failed["status"] == "failed" and "max_depth" in failed["error"]
+    assert failed["status"] == "failed" and "n_neighbors" in failed["error"]
     assert completed["status"] == "completed" and completed["value"] is not None
     run = json.loads((workdir / bundle_of(failed) / "run.json").read_text())
     assert run["status"] == "failed"

@@ -17,7 +17,7 @@ from ednax.app.plugins import plugin_dirs
 from ednax.config.resolve import load_config
 from ednax.engine.distributed import is_other_rank, run_other_rank
 from ednax.engine.spec import ResolvedConfig
-from ednax.errors import UsageError
+from ednax.errors import ConfigError, UsageError
 from ednax.runs.bundle import Bundle
 from ednax.runs.code import code_entries, drift, own_sources, recorded_code
 from ednax.runs.provenance import process_alive
@@ -58,12 +58,17 @@ class RunOptions:
 
 
 def validate(config_file: str | Path, overrides: Sequence[str] = ()) -> ResolvedConfig:
-    """The resolved config, or a ConfigError listing every problem; nothing runs. A config
-    with a sweep's parameters has its plan checked too, as `run -m --dry-run` checks it
-    (every misspelt key of the search space reported)."""
+    """The resolved config, or a ConfigError listing every problem; nothing runs. An
+    estimator config's estimator is built, unfitted, for scikit-learn's own checks. A
+    config with a sweep's parameters has its plan checked too, as `run -m --dry-run`
+    checks it (every misspelt key of the search space reported)."""
     resolved = load_config(config_file, list(overrides))
+    from ednax.engine.sklearn import estimator_problems
     from ednax.sweep.launch import declares_search, prepare_sweep
 
+    problems = estimator_problems(resolved)
+    if problems:
+        raise ConfigError(problems)
     if declares_search(config_file, list(overrides)):
         prepare_sweep(config_file, list(overrides))
     return resolved

@@ -16,7 +16,6 @@ from typing import Any
 
 from ednax.config import fixed
 from ednax.config.compose import Composed, compose
-from ednax.config.estimator import check_estimator
 from ednax.config.images import check_preprocess
 from ednax.config.overrides import imports_override
 from ednax.config.paths import absolute_paths
@@ -111,7 +110,6 @@ class Resolver:
         fixed.resolve_metrics(self)
         fixed.resolve_early_stopping(self)
         fixed.resolve_scheduler_monitor(self)
-        check_estimator(self)
         if self.problems:
             raise ConfigError(self.problems)
         return self._resolved()

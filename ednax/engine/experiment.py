@@ -130,7 +130,7 @@ class Experiment:
     def run(self) -> RunResult:
         """Run into a new bundle, or continue the one given (resume), holding its lock."""
         if self.bundle is None:
-            self._check_machine()
+            self._check_before_bundle()
             self.bundle = self._create_bundle()
             try:
                 with bundle_lock(self.bundle.path):
@@ -144,16 +144,20 @@ class Experiment:
             self.bundle.restart(**_whereabouts())
             return self._run_locked()
 
-    def _check_machine(self) -> None:
-        """What this machine lacks for the run (a GPU asked for), said before a bundle."""
+    def _check_before_bundle(self) -> None:
+        """What validation leaves to the run, said before a bundle: an estimator that
+        scikit-learn refuses, a GPU this machine lacks."""
         if self.config.family != "torch":
-            return
-        from ednax.engine.lightning.setup import device_problems
+            from ednax.engine.sklearn import estimator_problems
 
-        accelerator = (self.config.get("trainer") or {}).get("accelerator")
-        problems = device_problems(accelerator)
+            problems = estimator_problems(self.config)
+        else:
+            from ednax.engine.lightning.setup import device_problems
+
+            accelerator = (self.config.get("trainer") or {}).get("accelerator")
+            problems = [self.config.locate(p) for p in device_problems(accelerator)]
         if problems:
-            raise ConfigError([self.config.locate(p) for p in problems])
+            raise ConfigError(problems)
 
     def _discard_bundle(self) -> None:
         """A config error that only the data could show (a preprocess step naming a column

@@ -14,6 +14,7 @@ from ednax.steps.base import Dataset
 
 if TYPE_CHECKING:
     from ednax.engine.context import RunContext
+    from ednax.engine.spec import ResolvedConfig
 
 
 def fit_estimator(
@@ -47,15 +48,25 @@ def fit_estimator(
     return results
 
 
-def check_estimator(
-    model_section: dict[str, Any], task: str, metric_names: list[str], registry: Registry
-) -> None:
-    """Build the estimator a fit of `model_section` on a `task` dataset would fit, scored
-    by `metric_names`: a ConfigError if scikit-learn refuses a parameter's value, the model
-    does not serve the task, or a metric needs probabilities the model does not give."""
-    needs = _needing_probabilities(build_metrics(metric_names, task))
-    model = registry.build("model", model_section)
-    _check_probabilities(_build_estimator(model, task, needs), needs, model_section["type"])
+def estimator_problems(config: ResolvedConfig, registry: Registry = REGISTRY) -> list[Problem]:
+    """What building an estimator config's estimator shows before any data is loaded: a
+    value scikit-learn's own rules refuse (`max_depth: 0`), a model that does not serve
+    the task, a metric needing probabilities the model does not give. Checked by
+    `validate`, by a run before its bundle and by a sweep before its jobs, not by
+    `load_config`, which stays clear of scikit-learn's imports (about a second). Nothing
+    for a torch config, or one whose task the data must tell."""
+    if config.family != "sklearn" or config.task is None:
+        return []
+    model_section = config["model"]
+    try:
+        needs = _needing_probabilities(build_metrics(config["metrics"]["names"], config.task))
+        estimator = _build_estimator(registry.build("model", model_section), config.task, needs)
+        _check_probabilities(estimator, needs, model_section["type"])
+    except ConfigError as exc:
+        return [config.locate(p) for p in exc.problems]
+    except Exception:  # a plugin's own failure: its fit reports it, with the traceback
+        return []
+    return []
 
 
 def _needing_probabilities(metrics: dict[str, Any]) -> list[str]:

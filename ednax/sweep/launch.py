@@ -259,7 +259,7 @@ def _validate_jobs(source: SourceFile, jobs: list[list[str]]):
     for index, job in enumerate(jobs):
         try:
             resolved = load_config(source.path, job)
-            _require_one_process(resolved)
+            _check_job(resolved)
         except ConfigError as exc:
             failures.append((index, exc))
             continue
@@ -274,10 +274,16 @@ def _validate_jobs(source: SourceFile, jobs: list[list[str]]):
     raise ConfigError(problems)
 
 
-def _require_one_process(resolved: Any) -> None:
-    """A job trains in one process; a trainer that says it needs more is refused here (one
-    whose devices are 'auto' is refused when the job starts, if it turns out to)."""
+def _check_job(resolved: Any) -> None:
+    """What a job needs beyond its config's validation: an estimator scikit-learn accepts;
+    one process to train in (a trainer that says it needs more is refused here, one whose
+    devices are 'auto' when the job starts, if it turns out to)."""
     if resolved.family != "torch":
+        from ednax.engine.sklearn import estimator_problems
+
+        problems = estimator_problems(resolved)
+        if problems:
+            raise ConfigError(problems)
         return
     from ednax.steps.trainers_torch import one_process_problem
 
@@ -340,7 +346,7 @@ def _validate_points(source, fixed, params, entries):
     for point in search_space.corner_points(params):
         try:
             resolved = load_config(source.path, [*fixed, *point])
-            _require_one_process(resolved)
+            _check_job(resolved)
         except ConfigError as exc:
             for problem in exc.problems:
                 located = _relocate(problem, point, params, origins)
