@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ednax.cli.output import command, console
+from ednax.cli.output import command, console, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -16,12 +16,14 @@ def register(app: typer.Typer) -> None:
 
 def registry(
     kind: str = typer.Argument(None, help="one kind (data, model, ...); all when omitted"),
+    name: str = typer.Argument(None, help="one class of that kind (model random_forest)"),
     config: Path = typer.Option(
         None, "--config", help="also list the classes this config's imports: register"
     ),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> int:
-    """List registered classes of each kind with their parameters."""
+    """List registered classes of each kind with their parameters (of one kind, or one
+    class: `ednax registry model random_forest`)."""
     from rich.table import Table
 
     from ednax.config.reference import default_text
@@ -33,10 +35,10 @@ def registry(
         import_config_plugins(config, REGISTRY)
 
     kinds = [kind] if kind else list(KINDS)
-    out = console()
-    for name in kinds:
-        entries = REGISTRY.entries(name)
-        table = Table(title=f"{name}: {KINDS[name].doc}", title_justify="left", show_lines=False)
+    out = table_console()  # off a terminal, as wide as the descriptions: never cut mid-word
+    for each in kinds:
+        entries = [REGISTRY.get(each, name)] if name else REGISTRY.entries(each)
+        table = Table(title=f"{each}: {KINDS[each].doc}", title_justify="left", show_lines=False)
         for column in ("name", "parameter", "type", "default", "description"):
             table.add_column(column, overflow="fold")
         for entry in entries:
