@@ -75,7 +75,7 @@ class LoadedRun:
     def predictions(self, rows: Any, id_column: str | None = None) -> Predictions:
         if self.modality == "text":
             return self.predictor.predict_texts(self._texts_of(_frame(rows), id_column))
-        ids, X = check_frame(_frame(rows), self.predictor.schema, id_column, "the rows")
+        ids, X = check_frame(_frame(rows), self.predictor.schema, id_column, "the input")
         return self.predictor.predict(X, ids)
 
     @property

@@ -354,7 +354,7 @@ def check_frame(
     data_rows: bool = False,
 ) -> tuple:
     """(ids, X) of a DataFrame to predict on, checked against the training schema: every
-    problem reported at once, naming `what` the rows came from (a file, "the rows"). A
+    problem reported at once, naming `what` the rows came from (a file, "the input"). A
     row is named by its position from 0 (a request's list), or with `data_rows` (a file)
     as a data row counted from 1, as the data step's checks name a training file's."""
     from ednax.steps.csv_columns import feature_matrix
