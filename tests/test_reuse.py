@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,7 @@ def test_rerun_reproduces_the_metrics_and_names_its_origin(cli, workdir, sample,
     assert result.code == 0, result.text
     second = bundle_of(workdir, experiment, 1)
     assert (first / "metrics.json").read_bytes() == (second / "metrics.json").read_bytes()
+    assert f"metrics: the same as run {first.name}'s" in result.out  # said, not only true
     record = json.loads((second / "run.json").read_text())
     assert record["rerun_of"] == first.name
 
@@ -164,3 +166,11 @@ def test_rerun_with_overrides_changes_only_what_was_asked(cli, csv_run, workdir)
     text = (second / "config.yaml").read_text()
     assert "max_depth: 2" in text
     assert "n_estimators: 20" in text
+
+
+def test_rerun_says_which_metrics_moved(cli, csv_run):
+    # one tree of one split cannot tell three species apart
+    result = cli("rerun", csv_run, "model.n_estimators=1", "model.max_depth=1")
+    assert result.code == 0, result.text
+    assert f"metrics differ from run {csv_run.name}'s: " in result.out
+    assert re.search(r"train/accuracy 1 -> 0\.\d+", result.out), result.out

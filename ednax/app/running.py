@@ -18,7 +18,7 @@ from ednax.config.resolve import load_config
 from ednax.engine.distributed import is_other_rank, run_other_rank
 from ednax.engine.spec import ResolvedConfig
 from ednax.errors import ConfigError, UsageError
-from ednax.runs.bundle import Bundle
+from ednax.runs.bundle import METRICS_FILE, Bundle
 from ednax.runs.code import code_entries, drift, own_sources, recorded_code
 from ednax.runs.provenance import process_alive
 
@@ -110,7 +110,35 @@ def rerun(
         options.say(f"rerun with the bundle's copy of its own code ({bundle.path / 'code'})")
     else:
         _say_code_drift(record, resolved, options)
-    return options.experiment(resolved, lineage=lineage).run()
+    result = options.experiment(resolved, lineage=lineage).run()
+    _say_reproduced(bundle, result, options)
+    return result
+
+
+def _say_reproduced(original: Bundle, result: RunResult, options: RunOptions) -> None:
+    """Whether the rerun's metrics are the run's, which is what a rerun is most often for;
+    with overrides, how they moved."""
+    from ednax.runs.reader import flat_metrics, read_json
+
+    if result.status != "completed":
+        return
+    before, _ = read_json(original.path / METRICS_FILE)
+    after, _ = read_json(result.bundle.path / METRICS_FILE)
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return
+    before, after = flat_metrics(before), flat_metrics(after)
+    run_id = original.run_id
+    moved = [k for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)]
+    if not moved:
+        options.say(f"metrics: the same as run {run_id}'s")
+        return
+    shown = ", ".join(f"{k} {_number(before.get(k))} -> {_number(after.get(k))}" for k in moved[:4])
+    more = f" and {len(moved) - 4} more" if len(moved) > 4 else ""
+    options.say(f"metrics differ from run {run_id}'s: {shown}{more}")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
 
 
 def _say_code_drift(record: dict, resolved: ResolvedConfig, options: RunOptions) -> None:
