@@ -61,7 +61,12 @@ class ConfigError(EdnaxError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(p.render() for p in self.problems)
+        return "\n".join(p.render() for p in self.in_reading_order())
+
+    def in_reading_order(self) -> list[Problem]:
+        """The problems of each file by line, as the file reads; those with no line (an
+        override, a missing section) after them, in the order they were found."""
+        return sorted(self.problems, key=lambda p: (p.line is None, p.file or "", p.line or 0))
 
 
 class UsageError(EdnaxError):

@@ -344,6 +344,18 @@ def test_missing_config_file_suggests_a_near_name(cli, workdir):
     assert_rejected(result, workdir, "config file not found: irsi.yaml", "did you mean 'iris.yaml'")
 
 
+def test_problems_are_reported_in_the_order_of_the_files_lines(cli, workdir):
+    config = write(
+        workdir / "order.yaml",
+        "experiment: {name: order}\n"
+        "model: {type: random_forest, n_estimatrs: 5}\n"  # checked after the data section
+        "data: {type: sklearn_toy, dataset: iris, vall: 0.2}\n",
+    )
+    result = cli("validate", config)
+    assert result.code == 2, result.text
+    assert result.err.index("order.yaml:2") < result.err.index("order.yaml:3"), result.err
+
+
 def test_missing_data_file_suggests_the_near_name_beside_it(cli, workdir):
     write(workdir / "data" / "penguins-mini.csv", "a,y\n1,0\n2,1\n")
     config = write(

@@ -45,7 +45,7 @@ def report_error(exc: BaseException, *, debug: bool) -> int:
     if isinstance(exc, ConfigError):
         count = len(exc.problems)
         err.print(f"[bold red]{exc.title}[/] ({count} problem{'s' if count > 1 else ''}):")
-        for problem in exc.problems:
+        for problem in exc.in_reading_order():
             err.print("  " + problem.render().replace("\n", "\n  "), markup=False)
         return exc.exit_code
     if isinstance(exc, EdnaxError):
