@@ -210,7 +210,8 @@ def test_show_json_has_steps_changes_provenance_and_artifact_sizes(real):
 def test_show_unknown_and_ambiguous_references_exit_2_listing_candidates(real):
     unknown = ednax(real["cwd"], "show", "nope")
     assert unknown.code == 2 and "no run 'nope'" in unknown.err
-    assert real["mlp"] in unknown.err  # the latest runs, to pick from
+    assert real["mlp"] in unknown.err  # the latest runs, to pick from, the latest first
+    assert unknown.err.index(real["logreg"]) < unknown.err.index(real["mlp"])
     prefix = real["forest"][:4]
     ambiguous = ednax(real["cwd"], "show", prefix)
     assert ambiguous.code == 2 and "matches 3 runs" in ambiguous.err

@@ -200,7 +200,7 @@ def _unknown_message(
         if near:
             return message + "; did you mean " + " or ".join(near) + "?"
     if known:
-        latest = "\n  ".join(_describe(r) for r in known[-3:])
+        latest = "\n  ".join(_describe(r) for r in reversed(known[-3:]))  # latest first
         message += f"; the latest runs are:\n  {latest}"
     return message
 
