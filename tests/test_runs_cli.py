@@ -82,7 +82,8 @@ def synthetic(tmp_path, monkeypatch) -> Path:
             cwd=tmp_path,
         )
         metrics = None if rmse is None else {"val": {"rmse": rmse, "r2": 1 / rmse}}
-        bundle.finish(status, metrics=metrics)
+        error = "ValueError: Input contains NaN" if status == "failed" else None
+        bundle.finish(status, metrics=metrics, error=error)
     return tmp_path
 
 
@@ -117,6 +118,17 @@ def test_runs_filters_by_experiment_status_and_tag(real):
         ednax(cwd, "runs", "--status", "completed,failed", "-e", "iris-sklearn", "-f", "json")
     )
     assert both == [real["logreg"], real["forest"]]
+
+
+def test_runs_says_why_a_listed_run_did_not_complete(synthetic):
+    listed = ednax(synthetic, "runs")
+    assert listed.code == 0, listed.text
+    header = listed.out.splitlines()[0]
+    assert header.split()[-1] == "why"
+    failed = next(line for line in listed.out.splitlines() if " failed " in line)
+    assert failed.rstrip().endswith("ValueError: Input contains NaN")
+    completed = ednax(synthetic, "runs", "-s", "completed")
+    assert "why" not in completed.out.splitlines()[0]  # no column when every run completed
 
 
 def test_runs_sorts_by_a_metric_in_its_direction(synthetic):

@@ -19,6 +19,7 @@ from ednax.runs.record import RunRecord
 from ednax.runs.training import epochs_cell
 
 KEY_METRICS = 6
+REASON_WIDTH = 60  # characters of a failed run's reason in the listing
 RECORD_FIELDS = ("id", "experiment", "version", "status", "problem", "started_at", "ended_at")
 VERSION_FIELDS = ("experiment", "version", "structure", "runs", "completed", "monitor")
 
@@ -119,7 +120,8 @@ def _print_no_runs(out, total: int, runs_dir: Path) -> None:
 def runs_table(records: Sequence[RunRecord], metrics: Sequence[str], digits: int | None = None):
     """id, experiment, version, sweep (when any run is in one), status, start, duration
     and the `metrics`, each with `digits` decimals, or enough to tell its values apart
-    (`format.metric_digits`); a run with a problem has its status marked "!"."""
+    (`format.metric_digits`), then why a run did not complete (when any did not); a run
+    with a problem has its status marked "!"."""
     from rich.table import Table
 
     places = {m: metric_digits((r.metrics.get(m) for r in records), digits) for m in metrics}
@@ -131,6 +133,9 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str], digits: int
         table.add_column(name, no_wrap=True)
     for name in metrics:
         table.add_column(name, justify="right", no_wrap=True)
+    reasons = any(_reason(r) for r in records)
+    if reasons:
+        table.add_column("why", no_wrap=True)
     for r in records:
         sweep = [(r.sweep or "").rpartition("/")[2]] if sweeps else []
         table.add_row(
@@ -143,8 +148,17 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str], digits: int
             format_duration(r.duration_s),
             *((epochs_cell(r.training),) if epochs else ()),
             *(format_metric(r.metrics[m], places[m]) if m in r.metrics else "" for m in metrics),
+            *((_reason(r),) if reasons else ()),
         )
     return table
+
+
+def _reason(record: RunRecord) -> str:
+    """The first line of why a run did not complete, cut to a column's width."""
+    if record.status == "completed" or not record.error:
+        return ""
+    line = record.error.strip().splitlines()[0] if record.error.strip() else ""
+    return line if len(line) <= REASON_WIDTH else line[: REASON_WIDTH - 3] + "..."
 
 
 def versions_csv(groups: Sequence[dict[str, Any]]) -> str:
