@@ -38,6 +38,10 @@ def test_predict_on_the_test_split_equals_what_training_wrote(cli, csv_run):
     assert [r["id"] for r in predicted] == [r["id"] for r in written]
     assert [r["prediction"] for r in predicted] == [r["prediction"] for r in written]
     assert [r["proba_Gentoo"] for r in predicted] == [r["proba_Gentoo"] for r in written]
+    # scored with the run's metrics, to stderr: the predictions on stdout stay a csv
+    test = json.loads((csv_run / "metrics.json").read_text())["test"]
+    said = f"test ({len(predicted)} rows): accuracy {test['accuracy']:.4f}  f1_macro"
+    assert said in result.err and "; as the run recorded" in result.err, result.err
 
 
 def test_predict_new_csv_writes_ids_classes_and_probabilities(cli, csv_run, workdir):
@@ -140,6 +144,7 @@ def test_predict_with_a_torch_run_uses_the_best_checkpoint(cli, workdir):
     predicted = rows(result.out)
     assert [r["prediction"] for r in predicted] == [r["prediction"] for r in written]
     assert [r["proba_setosa"] for r in predicted] == [r["proba_setosa"] for r in written]
+    assert "; as the run recorded" in result.err, result.err
 
 
 @pytest.mark.parametrize(

@@ -107,10 +107,34 @@ class LoadedRun:
             )
         chosen = dataset.splits[split]
         if dataset.modality == "image":
-            return self.predictor.predict_images(chosen)
-        if dataset.modality == "text":
-            return self.predictor.predict_texts(chosen)
-        return self.predictor.predict(chosen.X, chosen.ids.tolist())
+            predictions = self.predictor.predict_images(chosen)
+        elif dataset.modality == "text":
+            predictions = self.predictor.predict_texts(chosen)
+        else:
+            predictions = self.predictor.predict(chosen.X, chosen.ids.tolist())
+        predictions.truth = getattr(chosen, "y", None)
+        return predictions
+
+    def scores(self, predictions: Predictions) -> dict[str, float]:
+        """The run's metrics (`metrics.names`) of predictions whose true targets are known,
+        scored as training scored its splits; empty when they are not known."""
+        from ednax.engine.metrics import build_metrics, score
+
+        if predictions.truth is None:
+            return {}
+        task = self.record.get("task") or self.predictor.schema["task"]
+        metrics = build_metrics(self.config["metrics"]["names"], task)
+        return score(metrics, predictions.truth, predictions.values, predictions.proba)
+
+    def recorded_scores(self, split: str) -> dict[str, float]:
+        """What the run's metrics.json recorded for `split` (of the fold predicting)."""
+        from ednax.runs.reader import flat_metrics, read_json
+
+        recorded, _ = read_json(self.path / "metrics.json")
+        flat = flat_metrics(recorded) if isinstance(recorded, dict) else {}
+        fold = self.predictor.prefix  # a k-fold run's folds are recorded under folds/
+        prefix = f"folds/{fold}{split}/" if fold else f"{split}/"
+        return {k.removeprefix(prefix): v for k, v in flat.items() if k.startswith(prefix)}
 
     def text_columns(self) -> tuple[list[str], list[str], str | None]:
         """A text run's text columns, extra columns and id column, as its data step named

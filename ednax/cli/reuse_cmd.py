@@ -51,7 +51,9 @@ def predict(
     if loaded.trusted_warning:
         console(stderr=True).print(f"warning: {loaded.trusted_warning}", markup=False)
     if source.startswith("data:"):
-        predictions = loaded.predict_split(source.partition(":")[2])
+        split = source.partition(":")[2]
+        predictions = loaded.predict_split(split)
+        _say_scores(loaded, predictions, split)
     else:
         predictions = loaded.predict_csv(source, id_column)
     text = predictions.to_csv()
@@ -65,6 +67,26 @@ def predict(
         f"wrote {len(predictions.ids)} predictions to {output}", markup=False
     )
     return 0
+
+
+def _say_scores(loaded, predictions, split: str) -> None:
+    """The run's metrics on a split it predicted, to stderr (the predictions go to stdout),
+    and whether they are what training recorded for it."""
+    scores = loaded.scores(predictions)
+    if not scores:
+        return
+    import math
+
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
+    recorded = {k: v for k, v in loaded.recorded_scores(split).items() if k in scores}
+    if not recorded:
+        verdict = ""
+    elif all(math.isclose(recorded[k], scores[k], rel_tol=1e-9) for k in recorded):
+        verdict = "; as the run recorded"
+    else:
+        verdict = "; the run recorded " + "  ".join(f"{k} {v:.4f}" for k, v in recorded.items())
+    rows = len(predictions.ids)
+    console(stderr=True).print(f"{split} ({rows} rows): {shown}{verdict}", markup=False)
 
 
 def rerun(
