@@ -8,8 +8,10 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+import ednax
 from tests.conftest import SAMPLES, bundles_in, write
 
 NEW_ROWS = SAMPLES / "data" / "penguins-new.csv"
@@ -55,6 +57,22 @@ def test_predict_new_csv_writes_ids_classes_and_probabilities(cli, csv_run, work
     for r in predicted:
         total = sum(float(r[f"proba_{c}"]) for c in ("Adelie", "Chinstrap", "Gentoo"))
         assert total == pytest.approx(1.0, abs=1e-4)
+    assert "scored" not in result.err  # these rows have no species to score against
+
+
+def test_predict_scores_a_file_that_has_the_target_column(cli, csv_run, workdir):
+    labelled = SAMPLES / "data" / "penguins-mini.csv"
+    result = cli("predict", csv_run, labelled)
+    assert result.code == 0, result.text
+    assert len(rows(result.out)) == 120  # the predictions themselves, as without a target
+    said = re.search(r"scored on column 'species' \(120 rows\): accuracy (\S+)", result.err)
+    assert said, result.err
+    loaded = ednax.load(csv_run)
+    frame = pd.read_csv(labelled)
+    scores = loaded.scores(loaded.predictions(frame))
+    assert f"{scores['accuracy']:.4f}" == said.group(1)
+    frame.loc[0, "species"] = "Emperor"  # a species the run never saw: not scored
+    assert loaded.scores(loaded.predictions(frame)) == {}
 
 
 def test_predict_refuses_inputs_that_do_not_match_training(cli, csv_run, workdir):

@@ -11,7 +11,7 @@ import yaml
 
 from ednax.app.plugins import keeps_code, plugin_dirs
 from ednax.config.plugins import import_plugins
-from ednax.engine.predict import Predictions, Predictor, check_frame, read_input
+from ednax.engine.predict import Predictions, Predictor, check_frame, known_targets, read_input
 from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, Suggestions, UsageError
 from ednax.registry import REGISTRY
@@ -75,8 +75,11 @@ class LoadedRun:
     def predictions(self, rows: Any, id_column: str | None = None) -> Predictions:
         if self.modality == "text":
             return self.predictor.predict_texts(self._texts_of(_frame(rows), id_column))
-        ids, X = check_frame(_frame(rows), self.predictor.schema, id_column, "the input")
-        return self.predictor.predict(X, ids)
+        frame = _frame(rows)
+        ids, X = check_frame(frame, self.predictor.schema, id_column, "the input")
+        predictions = self.predictor.predict(X, ids)
+        predictions.truth = known_targets(frame, self.predictor.schema)
+        return predictions
 
     @property
     def modality(self) -> str:
@@ -90,8 +93,10 @@ class LoadedRun:
             return self.predictor.predict_images(images)
         if self.modality == "text":
             return self.predictor.predict_texts(self._read_texts(Path(path), id_column))
-        ids, X = read_input(Path(path), self.predictor.schema, id_column)
-        return self.predictor.predict(X, ids)
+        ids, X, truth = read_input(Path(path), self.predictor.schema, id_column)
+        predictions = self.predictor.predict(X, ids)
+        predictions.truth = truth  # scored where the file has the run's target column
+        return predictions
 
     def predict_split(self, split: str) -> Predictions:
         """The run's own data step loaded again, and one of its splits predicted."""

@@ -56,6 +56,7 @@ def predict(
         _say_scores(loaded, predictions, split)
     else:
         predictions = loaded.predict_csv(source, id_column)
+        _say_scores(loaded, predictions, None)
     text = predictions.to_csv()
     if output is None:
         sys.stdout.write(text)
@@ -69,24 +70,27 @@ def predict(
     return 0
 
 
-def _say_scores(loaded, predictions, split: str) -> None:
-    """The run's metrics on a split it predicted, to stderr (the predictions go to stdout),
-    and whether they are what training recorded for it."""
+def _say_scores(loaded, predictions, split: str | None) -> None:
+    """The run's metrics of rows whose targets are known (a split of its data, or a file
+    with its target column), to stderr: the predictions go to stdout. For a split, whether
+    they are what training recorded for it."""
+    import math
+
     scores = loaded.scores(predictions)
     if not scores:
         return
-    import math
-
     shown = "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
-    recorded = {k: v for k, v in loaded.recorded_scores(split).items() if k in scores}
+    recorded = loaded.recorded_scores(split) if split else {}
+    recorded = {k: v for k, v in recorded.items() if k in scores}
     if not recorded:
         verdict = ""
     elif all(math.isclose(recorded[k], scores[k], rel_tol=1e-9) for k in recorded):
         verdict = "; as the run recorded"
     else:
         verdict = "; the run recorded " + "  ".join(f"{k} {v:.4f}" for k, v in recorded.items())
+    what = split or f"scored on column '{loaded.predictor.schema['target']}'"
     rows = len(predictions.ids)
-    console(stderr=True).print(f"{split} ({rows} rows): {shown}{verdict}", markup=False)
+    console(stderr=True).print(f"{what} ({rows} rows): {shown}{verdict}", markup=False)
 
 
 def rerun(

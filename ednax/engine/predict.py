@@ -333,9 +333,9 @@ def _predicts_by_proba(estimator: Any) -> bool:
 
 
 def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tuple:
-    """(ids, X) of a csv, or of a .parquet file or folder of them, to predict on, checked
-    against the training schema: every problem (missing, extra, non-numeric, unseen
-    category) reported at once."""
+    """(ids, X, truth) of a csv, or of a .parquet file or folder of them, to predict on,
+    checked against the training schema: every problem (missing, extra, non-numeric,
+    unseen category) reported at once; `truth`, the rows' targets (`known_targets`)."""
     from ednax.steps.csv_columns import read_csv
     from ednax.steps.data_sources import PARQUET_SUFFIX, read_parquet
 
@@ -343,7 +343,27 @@ def read_input(path: Path, schema: dict[str, Any], id_column: str | None) -> tup
         frame = read_parquet(path)
     else:
         frame = read_csv(path, "source", UsageError)
-    return check_frame(frame, schema, id_column, str(path), data_rows=True)
+    ids, X = check_frame(frame, schema, id_column, str(path), data_rows=True)
+    return ids, X, known_targets(frame, schema)
+
+
+def known_targets(frame: Any, schema: dict[str, Any]) -> np.ndarray | None:
+    """The target column of rows to predict, encoded as training encoded it (class
+    indices, or numbers), when every row has a target the run knows; else None."""
+    import pandas as pd
+
+    from ednax.steps.csv_columns import category
+
+    target = schema.get("target")
+    if not target or target not in frame.columns or frame[target].isna().any():
+        return None
+    column, classes = frame[target], schema.get("classes")
+    if classes is None:
+        numbers = pd.to_numeric(column, errors="coerce")
+        return None if numbers.isna().any() else numbers.to_numpy(dtype=float)
+    index = {category(c): i for i, c in enumerate(classes)}
+    codes = [index.get(category(v)) for v in column]
+    return None if None in codes else np.asarray(codes)
 
 
 def check_frame(
