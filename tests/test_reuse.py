@@ -95,6 +95,15 @@ def test_predict_refuses_inputs_that_do_not_match_training(cli, csv_run, workdir
     )
 
 
+def test_scores_leave_out_a_metric_the_rows_cannot_give(cli, workdir):
+    from sklearn.datasets import load_iris
+
+    assert cli("run", SAMPLES / "iris-sklearn.yaml", "metrics.names=[accuracy,roc_auc]").code == 0
+    loaded = ednax.load(bundle_of(workdir, "iris-sklearn"))
+    rows_of_one_class = load_iris(as_frame=True).data.head(10).assign(target="setosa")
+    assert set(loaded.scores(loaded.predictions(rows_of_one_class))) == {"accuracy"}
+
+
 def test_predict_with_an_id_column(cli, csv_run, workdir):
     text = NEW_ROWS.read_text().splitlines()
     with_ids = [text[0] + ",penguin"] + [f"{line},p{i}" for i, line in enumerate(text[1:])]

@@ -4,6 +4,7 @@ the run's own data. The same checks and artifacts serve `ednax predict` and the 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -122,14 +123,22 @@ class LoadedRun:
 
     def scores(self, predictions: Predictions) -> dict[str, float]:
         """The run's metrics (`metrics.names`) of predictions whose true targets are known,
-        scored as training scored its splits; empty when they are not known."""
-        from ednax.engine.metrics import build_metrics, score
+        scored as training scored its splits; empty when they are not known. A metric the
+        rows cannot give (roc_auc of rows of one class) is left out."""
+        from ednax.engine.metrics import build_metrics
 
         if predictions.truth is None:
             return {}
         task = self.record.get("task") or self.predictor.schema["task"]
-        metrics = build_metrics(self.config["metrics"]["names"], task)
-        return score(metrics, predictions.truth, predictions.values, predictions.proba)
+        scores = {}
+        for name, metric in build_metrics(self.config["metrics"]["names"], task).items():
+            try:
+                value = float(metric(predictions.truth, predictions.values, predictions.proba))
+            except (ValueError, ZeroDivisionError):
+                continue
+            if math.isfinite(value):
+                scores[name] = value
+        return scores
 
     def recorded_scores(self, split: str) -> dict[str, float]:
         """What the run's metrics.json recorded for `split` (of the fold predicting)."""

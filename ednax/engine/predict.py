@@ -37,7 +37,7 @@ class Predictions:
     proba: np.ndarray | None
     classes: list[Any] | None
     id_name: str = "id"  # "path" for images
-    truth: np.ndarray | None = None  # the rows' true targets, where known (a run's split)
+    truth: np.ndarray | None = None  # the rows' true targets, where known (`known_targets`)
 
     def to_csv(self) -> str:
         out = io.StringIO()
