@@ -278,6 +278,10 @@ def test_diabetes_mlp_is_regression_with_mse_and_rmse_mae_r2(cli, workdir):
         assert {"rmse", "mae", "r2"} <= set(metrics[split]), split
     assert 0 < metrics["test"]["mae"] <= metrics["test"]["rmse"]
     assert "val/rmse" in history(bundle)[0]
+    # predict scores the split as training did (training's float32, to its precision)
+    predicted = succeeded(cli("predict", bundle, "data:test"))
+    assert f"rmse {metrics['test']['rmse']:.4f}" in predicted.err
+    assert "; as the run recorded" in predicted.err, predicted.err
 
 
 def test_finetune_starts_from_the_latest_base_run(cli, workdir):
