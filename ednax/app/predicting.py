@@ -140,6 +140,16 @@ class LoadedRun:
                 scores[name] = value
         return scores
 
+    def as_recorded(self, scores: dict[str, float], split: str) -> bool | None:
+        """Whether `scores` of `split` are what the run recorded for it (a torch run scored
+        its splits in float32: the same to about 1e-7); None when it recorded none of them."""
+        recorded = {k: v for k, v in self.recorded_scores(split).items() if k in scores}
+        if not recorded:
+            return None
+        return all(
+            math.isclose(v, scores[k], rel_tol=1e-6, abs_tol=1e-9) for k, v in recorded.items()
+        )
+
     def recorded_scores(self, split: str) -> dict[str, float]:
         """What the run's metrics.json recorded for `split` (of the fold predicting)."""
         from ednax.runs.reader import flat_metrics, read_json

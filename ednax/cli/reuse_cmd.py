@@ -74,21 +74,19 @@ def _say_scores(loaded, predictions, split: str | None) -> None:
     """The run's metrics of rows whose targets are known (a split of its data, or a file
     with its target column), to stderr: the predictions go to stdout. For a split, whether
     they are what training recorded for it."""
-    import math
-
     scores = loaded.scores(predictions)
     if not scores:
         return
     shown = "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
-    recorded = loaded.recorded_scores(split) if split else {}
-    recorded = {k: v for k, v in recorded.items() if k in scores}
-    if not recorded:
-        verdict = ""
-    # a torch run scored its splits in float32: the same to about 1e-7
-    elif all(math.isclose(recorded[k], scores[k], rel_tol=1e-6, abs_tol=1e-9) for k in recorded):
+    verdict = ""
+    same = loaded.as_recorded(scores, split) if split else None
+    if same:
         verdict = "; as the run recorded"
-    else:
-        verdict = "; the run recorded " + "  ".join(f"{k} {v:.4f}" for k, v in recorded.items())
+    elif same is False:
+        recorded = loaded.recorded_scores(split)
+        verdict = "; the run recorded " + "  ".join(
+            f"{k} {recorded[k]:.4f}" for k in scores if k in recorded
+        )
     what = split or f"scored on column '{loaded.predictor.schema['target']}'"
     rows = len(predictions.ids)
     console(stderr=True).print(f"{what} ({rows} rows): {shown}{verdict}", markup=False)
