@@ -16,7 +16,7 @@ from ednax.engine.predict import Predictions, Predictor, check_frame, known_targ
 from ednax.engine.predict_images import images_to_predict
 from ednax.errors import Problem, Suggestions, UsageError
 from ednax.registry import REGISTRY
-from ednax.runs.bundle import Bundle
+from ednax.runs.bundle import METRICS_FILE, Bundle
 from ednax.runs.store import find_run
 
 
@@ -154,7 +154,7 @@ class LoadedRun:
         """What the run's metrics.json recorded for `split` (of the fold predicting)."""
         from ednax.runs.reader import flat_metrics, read_json
 
-        recorded, _ = read_json(self.path / "metrics.json")
+        recorded, _ = read_json(self.path / METRICS_FILE)
         flat = flat_metrics(recorded) if isinstance(recorded, dict) else {}
         fold = self.predictor.prefix  # a k-fold run's folds are recorded under folds/
         prefix = f"folds/{fold}{split}/" if fold else f"{split}/"

@@ -23,10 +23,7 @@ def fit_estimator(
     cfg = experiment.config
     model_section = cfg["model"]
     metrics = build_metrics(cfg["metrics"]["names"], dataset.task)
-    needs = _needing_probabilities(metrics)
-    model = REGISTRY.build("model", model_section)
-    estimator = _build_estimator(model, dataset.task, needs)
-    _check_probabilities(estimator, needs, model_section["type"])
+    model, estimator, needs = _checked_estimator(model_section, dataset.task, metrics, REGISTRY)
     train = dataset.splits["train"]
     auto = getattr(model, "probability", False) is None
     why = f" (probabilities for {', '.join(needs)})" if needs and auto else ""
@@ -57,11 +54,9 @@ def estimator_problems(config: ResolvedConfig, registry: Registry = REGISTRY) ->
     for a torch config, or one whose task the data must tell."""
     if config.family != "sklearn" or config.task is None:
         return []
-    model_section = config["model"]
     try:
-        needs = _needing_probabilities(build_metrics(config["metrics"]["names"], config.task))
-        estimator = _build_estimator(registry.build("model", model_section), config.task, needs)
-        _check_probabilities(estimator, needs, model_section["type"])
+        metrics = build_metrics(config["metrics"]["names"], config.task)
+        _checked_estimator(config["model"], config.task, metrics, registry)
     except ConfigError as exc:
         return [config.locate(p) for p in exc.problems]
     except Exception:  # a plugin's own failure: its fit reports it, with the traceback
@@ -69,8 +64,16 @@ def estimator_problems(config: ResolvedConfig, registry: Registry = REGISTRY) ->
     return []
 
 
-def _needing_probabilities(metrics: dict[str, Any]) -> list[str]:
-    return [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+def _checked_estimator(
+    model_section: dict[str, Any], task: str, metrics: dict[str, Any], registry: Registry
+) -> tuple[Any, Any, list[str]]:
+    """(the model step, its unfitted estimator, the metrics needing probabilities), the
+    estimator giving probabilities where a metric needs them (else a ConfigError)."""
+    needs = [name for name, m in metrics.items() if getattr(m, "needs_proba", False)]
+    model = registry.build("model", model_section)
+    estimator = _build_estimator(model, task, needs)
+    _check_probabilities(estimator, needs, model_section["type"])
+    return model, estimator, needs
 
 
 def _build_estimator(model: Any, task: str, needs: list[str]) -> Any:

@@ -155,10 +155,10 @@ def runs_table(records: Sequence[RunRecord], metrics: Sequence[str], digits: int
 
 def _reason(record: RunRecord) -> str:
     """The first line of why a run did not complete, cut to a column's width."""
-    if record.status == "completed" or not record.error:
+    lines = (record.error or "").strip().splitlines()
+    if record.status == "completed" or not lines:
         return ""
-    line = record.error.strip().splitlines()[0] if record.error.strip() else ""
-    return line if len(line) <= REASON_WIDTH else line[: REASON_WIDTH - 3] + "..."
+    return lines[0] if len(lines[0]) <= REASON_WIDTH else lines[0][: REASON_WIDTH - 3] + "..."
 
 
 def versions_csv(groups: Sequence[dict[str, Any]]) -> str:
